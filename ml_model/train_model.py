@@ -1,0 +1,226 @@
+"""Train the production match model: OneHotEncoder + StandardScaler + a Keras MLP.
+
+Writes ``lawyer_match_model.h5``, ``encoder.pkl``, ``scaler.pkl`` and ``manifest.json`` (sha256
+of each artifact, library versions, hash of the training data) into ``--out-dir``. The same data
+and seed give the same metrics. The MLOps sidecar imports ``train`` and ``save_artifacts`` from
+here, so a candidate is trained exactly as production is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ml_model.common import (
+    ENCODER_FILE,
+    MANIFEST_FILE,
+    ML_MODEL_DIR,
+    MODEL_FILE,
+    PRODUCTION_DATA,
+    REPO_ROOT,
+    SCALER_FILE,
+    atomic_write,
+    atomic_write_json,
+    setup_logging,
+    sha256_file,
+)
+from ml_model.features import NUMERIC_FEATURES, design_matrix, frame_columns, numeric_matrix
+from ml_model.metrics import classification_metrics, expected_calibration_error
+from ml_model.schema import CATEGORICAL, FEATURES, LABEL, SchemaError, read_dataset
+
+log = logging.getLogger("train_model")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The production recipe; the sidecar's candidates take theirs from mlops/params.yaml."""
+
+    epochs: int = 15
+    batch_size: int = 256
+    hidden_layers: tuple[int, ...] = (32, 16)
+    learning_rate: float = 0.001
+    seed: int = 42
+    test_size: float = 0.2
+    algorithm: str = "keras_mlp"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Trained:
+    encoder: OneHotEncoder
+    scaler: StandardScaler
+    model: Any  # keras.Model; typed loosely so importing this module does not import TensorFlow
+    history: dict[str, list[float]]
+
+
+def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The deterministic stratified split every component uses."""
+    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[LABEL])
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _import_keras():
+    """TensorFlow costs 5-7 s and 660 MB to import: only training pays for it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    return keras, tf
+
+
+def train(df: pd.DataFrame, config: TrainConfig, verbose: int = 0) -> Trained:
+    """Fit encoder, scaler and network on ``df`` (already validated), seeded end to end."""
+    if config.algorithm != "keras_mlp":
+        raise ValueError(f"unknown algorithm {config.algorithm!r}; only 'keras_mlp' is supported")
+    keras, tf = _import_keras()
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    encoder.fit(df[list(CATEGORICAL)])
+    scaler = StandardScaler().fit(numeric_matrix(frame_columns(df)))
+    x = design_matrix(df, encoder, scaler)
+    y = df[LABEL].to_numpy(dtype=np.float32)
+
+    model = keras.Sequential([keras.Input(shape=(x.shape[1],), name="features")])
+    for units in config.hidden_layers:
+        model.add(keras.layers.Dense(units, activation="relu"))
+    model.add(keras.layers.Dense(1, activation="sigmoid"))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="auc")],
+    )
+    history = model.fit(
+        x, y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=verbose
+    )
+    return Trained(
+        encoder, scaler, model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    )
+
+
+def predict_keras(trained: Trained, df: pd.DataFrame) -> np.ndarray:
+    """Probabilities through scikit-learn and Keras: the reference path (slow, for offline use)."""
+    x = design_matrix(df, trained.encoder, trained.scaler)
+    return np.asarray(trained.model(x, training=False)).reshape(-1)
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {
+        p: version(p)
+        for p in ("tensorflow-cpu", "keras", "scikit-learn", "numpy", "pandas", "h5py", "joblib")
+    }
+
+
+def save_artifacts(out_dir: Path, trained: Trained, info: dict[str, Any]) -> dict[str, Any]:
+    """Write the three artifacts, then the manifest that vouches for them (last, so a crash
+    part-way leaves a set that fails verification rather than one that loads wrongly)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / MODEL_FILE, lambda p: _save_keras(trained.model, p))
+    atomic_write(out_dir / ENCODER_FILE, lambda p: joblib.dump(trained.encoder, p))
+    atomic_write(out_dir / SCALER_FILE, lambda p: joblib.dump(trained.scaler, p))
+    manifest = {
+        **info,
+        "artifacts": {name: sha256_file(out_dir / name) for name in (MODEL_FILE, ENCODER_FILE, SCALER_FILE)},
+        "features": {
+            "categorical": list(CATEGORICAL),
+            "numeric": list(NUMERIC_FEATURES),
+            "raw": list(FEATURES),
+        },
+        "libraries": library_versions(),
+    }
+    atomic_write_json(out_dir / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def _save_keras(model: Any, tmp: Path) -> None:
+    """Keras picks the format from the suffix: save as .h5 beside the temp file, then move it over."""
+    h5 = tmp.with_suffix(".h5")
+    try:
+        model.save(h5)
+        os.replace(h5, tmp)
+    finally:
+        h5.unlink(missing_ok=True)
+
+
+def data_fingerprint(path: Path) -> dict[str, Any]:
+    try:
+        shown = str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        shown = str(path)
+    return {"path": shown, "sha256": sha256_file(path)}
+
+
+def new_version() -> str:
+    return datetime.now(UTC).strftime("v%Y%m%d_%H%M%S")
+
+
+def run(data: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
+    """Validate, split, train on the train part, score the held-out part, save with a manifest."""
+    t0 = time.perf_counter()
+    df = read_dataset(data)
+    train_df, test_df = split(df, config.test_size, config.seed)
+    log.info(
+        "Loaded %d rows from %s; training on %d, holding out %d.", len(df), data, len(train_df), len(test_df)
+    )
+    trained = train(train_df, config)
+    prob = predict_keras(trained, test_df)
+    metrics = classification_metrics(test_df[LABEL].to_numpy(), prob)
+    metrics["ece"] = expected_calibration_error(test_df[LABEL].to_numpy(), prob)
+    log.info("Held-out metrics: %s.", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    info = {
+        "model_version": new_version(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_data": {**data_fingerprint(data), "rows": len(df), "train_rows": len(train_df)},
+        "train_config": {k: v for k, v in asdict(config).items() if k != "extra"},
+        "metrics": metrics,
+    }
+    manifest = save_artifacts(out_dir, trained, info)
+    log.info("Saved model %s to %s in %.1f s.", manifest["model_version"], out_dir, time.perf_counter() - t0)
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = TrainConfig()
+    parser = argparse.ArgumentParser(description="Train the production match model and write its artifacts.")
+    parser.add_argument("--data", type=Path, default=PRODUCTION_DATA, help="training CSV (the data contract)")
+    parser.add_argument("--out-dir", type=Path, default=ML_MODEL_DIR, help="where the artifacts go")
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument(
+        "--hidden", default=",".join(map(str, d.hidden_layers)), help="layer sizes, e.g. 64,32"
+    )
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    parser.add_argument("--seed", type=int, default=d.seed)
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+        config = TrainConfig(args.epochs, args.batch_size, hidden, args.learning_rate, args.seed)
+        run(args.data, args.out_dir, config)
+    except SchemaError as exc:
+        log.error("Refusing to train: %s", exc)
+        return 2
+    except ValueError as exc:
+        log.error("Refusing to train: %s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

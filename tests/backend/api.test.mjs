@@ -1,0 +1,261 @@
+// The API against a real SQLite file and the REAL match service (ml_model/predict_model.py).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import { backendRequire, startMatchService, startBackend, api, CASE } from './helpers.mjs';
+
+const { buildCandidates, originOf } = backendRequire('./lib/match.js');
+const { REGION_CENTROIDS, haversineKm } = backendRequire('./lib/geo.js');
+
+let ml;       // the real match service
+let proxy;    // a pass-through in front of it that counts /rank calls
+let backend;
+let rankCalls = 0;
+
+before(async () => {
+  ml = await startMatchService();
+  const target = new URL(ml.url);
+  proxy = http.createServer((req, res) => {
+    if (req.url === '/rank') rankCalls += 1;
+    const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => { res.writeHead(up.statusCode, up.headers); up.pipe(res); });
+    upstream.on('error', () => { res.writeHead(502); res.end(); });
+    req.pipe(upstream);
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  backend = await startBackend({ mlUrl: `http://127.0.0.1:${proxy.address().port}` });
+});
+
+after(async () => {
+  await backend?.close();
+  proxy?.closeAllConnections();
+  await new Promise((r) => (proxy ? proxy.close(r) : r()));
+  await ml?.stop();
+});
+
+describe('GET /api/health', () => {
+  test('reports the backend and the match service with its model version', async () => {
+    const { status, body } = await api(backend.url, '/api/health');
+    assert.equal(status, 200);
+    assert.equal(body.status, 'ok');
+    assert.equal(body.lawyers, 200);
+    assert.equal(body.ml_service.reachable, true);
+    assert.equal(body.ml_service.status, 'ok');
+    assert.match(body.ml_service.model_version, /\S/);
+  });
+});
+
+describe('GET /api/lawyers', () => {
+  test('pages through the whole directory without gaps or repeats', async () => {
+    const seen = [];
+    let page = 1;
+    let totalPages;
+    do {
+      const { status, body } = await api(backend.url, `/api/lawyers?page=${page}&limit=45`);
+      assert.equal(status, 200);
+      assert.equal(body.total, 200);
+      assert.equal(body.limit, 45);
+      assert.equal(body.page, page);
+      totalPages = body.total_pages;
+      seen.push(...body.lawyers.map((l) => l.id));
+      page += 1;
+    } while (page <= totalPages);
+    assert.equal(totalPages, 5);
+    assert.equal(seen.length, 200);
+    assert.equal(new Set(seen).size, 200);
+  });
+
+  test('defaults to page 1 of 20, and a page past the end is empty', async () => {
+    const first = await api(backend.url, '/api/lawyers');
+    assert.equal(first.body.page, 1);
+    assert.equal(first.body.limit, 20);
+    assert.equal(first.body.lawyers.length, 20);
+    const past = await api(backend.url, '/api/lawyers?page=99');
+    assert.equal(past.status, 200);
+    assert.deepEqual(past.body.lawyers, []);
+  });
+
+  test('filters by specialization, language and region together', async () => {
+    const { status, body } = await api(backend.url, '/api/lawyers?specialization=immigration&language=es&limit=100');
+    assert.equal(status, 200);
+    assert.ok(body.total > 0);
+    assert.equal(body.lawyers.length, body.total);
+    for (const l of body.lawyers) {
+      assert.equal(l.specialization, 'immigration');
+      assert.ok(l.languages.includes('es'));
+    }
+    const narrow = await api(backend.url, '/api/lawyers?specialization=immigration&language=es&region=central&limit=100');
+    assert.ok(narrow.body.total <= body.total);
+    for (const l of narrow.body.lawyers) assert.equal(l.region, 'central');
+    const profile = body.lawyers[0];
+    for (const key of ['id', 'name', 'specialization', 'languages', 'region', 'experience_years', 'rating',
+      'active_cases', 'hourly_rate', 'location']) assert.ok(key in profile, key);
+  });
+
+  test('bad query parameters get 400 naming the field', async () => {
+    for (const [query, field] of [
+      ['specialization=tax', 'specialization'],
+      ['language=de', 'language'],
+      ['region=mars', 'region'],
+      ['page=0', 'page'],
+      ['page=abc', 'page'],
+      ['limit=0', 'limit'],
+      ['limit=101', 'limit'],
+      ['limit=-5', 'limit'],
+      ['region=north&region=south', 'region'],
+    ]) {
+      const { status, body } = await api(backend.url, `/api/lawyers?${query}`);
+      assert.equal(status, 400, query);
+      assert.equal(body.field, field, query);
+      assert.match(body.error, new RegExp(field));
+    }
+  });
+
+  test('one lawyer by id, 404 for an unknown one', async () => {
+    assert.equal((await api(backend.url, '/api/lawyers/1')).body.id, 1);
+    assert.equal((await api(backend.url, '/api/lawyers/99999')).status, 404);
+  });
+});
+
+describe('POST /api/match', () => {
+  test('ranks all candidates in ONE /rank call and returns the top 10, best first', async () => {
+    const before = rankCalls;
+    const { status, body } = await api(backend.url, '/api/match', { method: 'POST', json: CASE });
+    assert.equal(status, 200);
+    assert.equal(rankCalls - before, 1, 'exactly one call to the match service');
+    assert.match(body.model_version, /\S/);
+    assert.equal(body.candidates, 200);
+    assert.equal(body.lawyers.length, 10);
+    const probs = body.lawyers.map((l) => l.match_probability);
+    for (let i = 1; i < probs.length; i++) assert.ok(probs[i - 1] >= probs[i], `descending at ${i}: ${probs}`);
+    for (const l of body.lawyers) {
+      assert.ok(l.match_probability >= 0 && l.match_probability <= 1);
+      assert.ok(typeof l.name === 'string' && Array.isArray(l.languages) && l.distance_km >= 0);
+    }
+    assert.equal(new Set(body.lawyers.map((l) => l.id)).size, 10);
+  });
+
+  test('the order is the service\'s own ranking of the same 200 candidates', async () => {
+    const { body } = await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, limit: 200 } });
+    assert.equal(body.lawyers.length, 200);
+    const { lawyers } = buildCandidates(CASE, originOf(CASE, null), backend.directory.all());
+    const direct = await api(ml.url, '/rank', { method: 'POST', json: { case: CASE, lawyers } });
+    assert.equal(direct.status, 200);
+    assert.deepEqual(body.lawyers.map((l) => l.id), direct.body.ranking.map((r) => r.lawyer_id));
+    assert.deepEqual(body.lawyers.map((l) => l.match_probability), direct.body.ranking.map((r) => r.match_probability));
+  });
+
+  test('every candidate reaches the model (the service logs 200 instances per request)', async () => {
+    const count = () => (fs.existsSync(ml.predictionLog) ? fs.readFileSync(ml.predictionLog, 'utf8').split('\n').filter(Boolean).length : 0);
+    const start = count();
+    await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, case_type: 'housing' } });
+    const deadline = Date.now() + 5000;
+    while (count() < start + 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(count() - start, 200);
+    const last = JSON.parse(fs.readFileSync(ml.predictionLog, 'utf8').trim().split('\n').pop());
+    assert.equal(last.case_type, 'housing');
+    assert.equal(last.client_language, 'es');
+  });
+
+  test('limit changes how many come back', async () => {
+    for (const limit of [1, 3, 25]) {
+      const { body } = await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, limit } });
+      assert.equal(body.lawyers.length, limit);
+    }
+    const top3 = (await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, limit: 3 } })).body.lawyers;
+    const top10 = (await api(backend.url, '/api/match', { method: 'POST', json: CASE })).body.lawyers;
+    assert.deepEqual(top3.map((l) => l.id), top10.slice(0, 3).map((l) => l.id));
+  });
+
+  test('without a location, distances are from the region centroid; with one, from there', async () => {
+    const c = REGION_CENTROIDS.north;
+    const byRegion = (await api(backend.url, '/api/match', { method: 'POST', json: CASE })).body;
+    assert.deepEqual(byRegion.origin, { lat: c.lat, lon: c.lon, source: 'region' });
+    for (const l of byRegion.lawyers) {
+      assert.ok(Math.abs(l.distance_km - haversineKm(c.lat, c.lon, l.location.lat, l.location.lon)) < 0.01);
+    }
+    const here = { lat: 41.3, lon: -88.6 };
+    const byLocation = (await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, location: here } })).body;
+    assert.equal(byLocation.origin.source, 'location');
+    for (const l of byLocation.lawyers) {
+      assert.ok(Math.abs(l.distance_km - haversineKm(here.lat, here.lon, l.location.lat, l.location.lon)) < 0.01);
+    }
+  });
+
+  test('a location without a region uses the nearest region', async () => {
+    const { client_region: _, ...noRegion } = CASE;
+    const w = REGION_CENTROIDS.west;
+    const { status, body } = await api(backend.url, '/api/match', {
+      method: 'POST', json: { ...noRegion, location: { lat: w.lat + 0.01, lon: w.lon - 0.01 } },
+    });
+    assert.equal(status, 200);
+    assert.equal(body.case.client_region, 'west');
+  });
+
+  test('bad input gets 400 with a JSON message naming the field', async () => {
+    const { client_region: _, ...noRegion } = CASE;
+    const cases = [
+      [{ ...CASE, case_type: 'tax' }, 'case_type'],
+      [{ ...CASE, case_type: undefined }, 'case_type'],
+      [{ ...CASE, case_complexity: 0 }, 'case_complexity'],
+      [{ ...CASE, case_complexity: 2.5 }, 'case_complexity'],
+      [{ ...CASE, case_complexity: '3' }, 'case_complexity'],
+      [{ ...CASE, urgency: 'asap' }, 'urgency'],
+      [{ ...CASE, client_language: 'de' }, 'client_language'],
+      [{ ...CASE, client_region: 'mars' }, 'client_region'],
+      [noRegion, 'client_region'],
+      [{ ...CASE, client_income: -1 }, 'client_income'],
+      [{ ...CASE, client_income: 'lots' }, 'client_income'],
+      [{ ...CASE, client_income: null }, 'client_income'],
+      [{ ...CASE, location: 'home' }, 'location'],
+      [{ ...CASE, location: { lat: 91, lon: 0 } }, 'lat'],
+      [{ ...CASE, location: { lat: 41 } }, 'lon'],
+      [{ ...CASE, limit: 0 }, 'limit'],
+      [{ ...CASE, limit: 1000 }, 'limit'],
+      [[CASE], 'body'],
+    ];
+    const callsBefore = rankCalls;
+    for (const [json, field] of cases) {
+      const { status, body } = await api(backend.url, '/api/match', { method: 'POST', json });
+      assert.equal(status, 400, `${field}: ${JSON.stringify(json)}`);
+      assert.equal(body.field, field, JSON.stringify(json));
+      assert.ok(body.error.includes(field), body.error);
+    }
+    assert.equal(rankCalls, callsBefore, 'invalid requests never reach the match service');
+  });
+
+  test('malformed JSON and a missing JSON content type are 400', async () => {
+    const bad = await api(backend.url, '/api/match', { method: 'POST', raw: '{"case_type": ' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.field, 'body');
+    const text = await api(backend.url, '/api/match', { method: 'POST', headers: { 'content-type': 'text/plain' }, json: undefined, raw: undefined });
+    assert.equal(text.status, 400);
+    assert.equal(text.body.field, 'body');
+  });
+
+  test('a body over the size limit is refused with 413 and JSON', async () => {
+    const big = { ...CASE, notes: 'x'.repeat(64 * 1024) };
+    const { status, body, headers } = await api(backend.url, '/api/match', { method: 'POST', json: big });
+    assert.equal(status, 413);
+    assert.match(headers.get('content-type'), /application\/json/);
+    assert.match(body.error, /too large/);
+  });
+
+  test('no CORS: a foreign Origin gets no Access-Control-Allow-Origin', async () => {
+    const res = await fetch(`${backend.url}/api/match`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' },
+    });
+    await res.arrayBuffer();
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+    const get = await api(backend.url, '/api/lawyers', { headers: { Origin: 'http://evil.example' } });
+    assert.equal(get.headers.get('access-control-allow-origin'), null);
+  });
+
+  test('unknown API paths answer 404 in JSON', async () => {
+    const { status, body } = await api(backend.url, '/api/nope');
+    assert.equal(status, 404);
+    assert.match(body.error, /no such endpoint/);
+  });
+});

@@ -1,0 +1,146 @@
+// The match service down, slow or answering garbage: always a quick 503 in JSON, never a hang,
+// never a stack trace. Real backend and SQLite; tiny local HTTP servers play the broken service.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBackend, startFakeService, freePort, api, CASE } from './helpers.mjs';
+
+const TIMEOUT_MS = 400;
+
+/** POST /api/match against a backend whose match service is `mlUrl`; returns the response. */
+async function matchThrough(mlUrl, { timeoutMs = TIMEOUT_MS } = {}) {
+  const backend = await startBackend({ mlUrl, timeoutMs });
+  try {
+    const res = await api(backend.url, '/api/match', { method: 'POST', json: CASE });
+    const health = await api(backend.url, '/api/health');
+    return { ...res, health, logs: backend.logs };
+  } finally {
+    await backend.close();
+  }
+}
+
+function assertClean503(res, reason) {
+  assert.equal(res.status, 503, JSON.stringify(res.body));
+  assert.match(res.headers.get('content-type'), /application\/json/);
+  assert.equal(typeof res.body.error, 'string');
+  assert.match(res.body.error, /match service/);
+  assert.equal(res.body.reason, reason);
+  const text = JSON.stringify(res.body);
+  assert.doesNotMatch(text, /\bat .+\.js:\d+|Error:|stack/i, 'no stack trace reaches the client');
+}
+
+/** A fake /rank that answers `payload` (an object is sent as JSON, a string as is). */
+function answering(payload, status = 200) {
+  return (req, res) => {
+    if (req.url === '/health') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok","model_version":"fake"}');
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  };
+}
+
+describe('match service down', () => {
+  test('nothing listening: 503 at once, health says degraded', async () => {
+    const port = await freePort();
+    const res = await matchThrough(`http://127.0.0.1:${port}`);
+    assertClean503(res, 'unavailable');
+    assert.ok(res.ms < TIMEOUT_MS + 500, `took ${res.ms} ms`);
+    assert.equal(res.health.status, 200);
+    assert.equal(res.health.body.status, 'degraded');
+    assert.equal(res.health.body.ml_service.reachable, false);
+    assert.ok(res.logs.some((l) => /ECONNREFUSED/.test(l)), 'the cause is logged on the server');
+  });
+
+  test('the connection is dropped mid-request: 503', async () => {
+    const fake = await startFakeService((req, res) => req.socket.destroy());
+    try {
+      assertClean503(await matchThrough(fake.url), 'unavailable');
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('match service slow', () => {
+  test('no answer within the timeout: 503 soon after the timeout', async () => {
+    const fake = await startFakeService((req, res) => {
+      const t = setTimeout(() => answering({ model_version: 'late', ranking: [] })(req, res), 5000);
+      res.on('close', () => clearTimeout(t));
+    });
+    try {
+      const res = await matchThrough(fake.url);
+      assertClean503(res, 'timeout');
+      assert.match(res.body.error, new RegExp(`${TIMEOUT_MS} ms`));
+      assert.ok(res.ms >= TIMEOUT_MS - 20 && res.ms < TIMEOUT_MS + 1500, `took ${res.ms} ms`);
+      assert.equal(res.health.body.status, 'degraded');
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test('headers at once but the body never finishes: still 503 within the timeout', async () => {
+    const fake = await startFakeService((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"model_version": "v1", "ranking": [');
+    });
+    try {
+      const res = await matchThrough(fake.url);
+      assertClean503(res, 'timeout');
+      assert.ok(res.ms < TIMEOUT_MS + 1500, `took ${res.ms} ms`);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('match service answering garbage', () => {
+  const garbage = [
+    ['not JSON at all', '<html>Bad Gateway</html>'],
+    ['truncated JSON', '{"model_version": "v1", "ranking": [{"lawyer_id": 1'],
+    ['a JSON list', [1, 2, 3]],
+    ['no ranking', { model_version: 'v1' }],
+    ['ranking not a list', { model_version: 'v1', ranking: { 1: 0.5 } }],
+    ['no model_version', { ranking: [{ lawyer_id: 1, match_probability: 0.5 }] }],
+    ['unknown lawyer id', { model_version: 'v1', ranking: [{ lawyer_id: 999999, match_probability: 0.5 }] }],
+    ['probability above 1', { model_version: 'v1', ranking: [{ lawyer_id: 1, match_probability: 1.7 }] }],
+    ['probability a string', { model_version: 'v1', ranking: [{ lawyer_id: 1, match_probability: '0.5' }] }],
+    ['repeated lawyer', { model_version: 'v1', ranking: [{ lawyer_id: 1, match_probability: 0.5 }, { lawyer_id: 1, match_probability: 0.4 }] }],
+    ['null entries', { model_version: 'v1', ranking: [null] }],
+  ];
+  for (const [name, payload] of garbage) {
+    test(`${name}: 503`, async () => {
+      const fake = await startFakeService(answering(payload));
+      try {
+        const res = await matchThrough(fake.url);
+        assertClean503(res, 'bad_response');
+        assert.match(res.body.error, /invalid response/);
+      } finally {
+        await fake.close();
+      }
+    });
+  }
+
+  test('an HTTP 500 from the service: 503', async () => {
+    const fake = await startFakeService(answering({ error: 'internal error; Traceback (most recent call last)' }, 500));
+    try {
+      const res = await matchThrough(fake.url);
+      assertClean503(res, 'bad_response');
+      assert.doesNotMatch(res.body.error, /Traceback/);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test('a well-formed answer from a stand-in is used as given (sanity check of the fakes)', async () => {
+    const fake = await startFakeService(answering({
+      model_version: 'fake-1',
+      ranking: [{ lawyer_id: 7, match_probability: 0.2 }, { lawyer_id: 3, match_probability: 0.9 }],
+    }));
+    try {
+      const res = await matchThrough(fake.url);
+      assert.equal(res.status, 200);
+      assert.equal(res.body.model_version, 'fake-1');
+      assert.deepEqual(res.body.lawyers.map((l) => l.id), [3, 7], 'sorted best first even if the service is not');
+    } finally {
+      await fake.close();
+    }
+  });
+});
