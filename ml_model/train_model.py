@@ -103,6 +103,7 @@ def train(df: pd.DataFrame, config: TrainConfig, verbose: int = 0) -> Trained:
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="binary_crossentropy",
         metrics=[keras.metrics.AUC(name="auc")],
+        steps_per_execution=16,
     )
     history = model.fit(
         x, y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=verbose

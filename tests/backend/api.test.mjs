@@ -146,16 +146,26 @@ describe('POST /api/match', () => {
     assert.deepEqual(body.lawyers.map((l) => l.match_probability), direct.body.ranking.map((r) => r.match_probability));
   });
 
-  test('every candidate reaches the model (the service logs 200 instances per request)', async () => {
-    const count = () => (fs.existsSync(ml.predictionLog) ? fs.readFileSync(ml.predictionLog, 'utf8').split('\n').filter(Boolean).length : 0);
-    const start = count();
+  test('every candidate reaches the model: 200 instances scored and logged per request', async () => {
+    // The prediction log is the service's own format: one JSON line per instance (each with the
+    // features) or one per request (with a "features" object of columns); both are counted here.
+    const logged = () => {
+      if (!fs.existsSync(ml.predictionLog)) return [];
+      return fs.readFileSync(ml.predictionLog, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    };
+    const instances = (records) => records.reduce((n, r) => n + (r.features ? r.features.case_type.length : 1), 0);
+    const caseTypes = (records) => records.flatMap((r) => (r.features ? r.features.case_type : [r.case_type]));
+    const scored = async () => (await api(ml.url, '/health')).body.instances_scored;
+
+    const before = logged();
+    const scoredBefore = await scored();
     await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, case_type: 'housing' } });
     const deadline = Date.now() + 5000;
-    while (count() < start + 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(count() - start, 200);
-    const last = JSON.parse(fs.readFileSync(ml.predictionLog, 'utf8').trim().split('\n').pop());
-    assert.equal(last.case_type, 'housing');
-    assert.equal(last.client_language, 'es');
+    while (instances(logged()) < instances(before) + 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const added = logged().slice(before.length);
+    assert.equal(instances(added), 200);
+    assert.deepEqual([...new Set(caseTypes(added))], ['housing']);
+    if (typeof scoredBefore === 'number') assert.equal(await scored() - scoredBefore, 200);
   });
 
   test('limit changes how many come back', async () => {

@@ -1,0 +1,50 @@
+'use strict';
+// LegalAid Connect backend: `npm start`. Env: HOST (127.0.0.1), PORT (5000),
+// ML_SERVICE_URL (http://127.0.0.1:8000), ML_TIMEOUT_MS (2000), DB_PATH (var/lawyers.db), BODY_LIMIT (16kb).
+
+const { loadConfig } = require('./lib/config');
+const { openDirectory } = require('./lib/db');
+const { createMatchClient } = require('./lib/matchService');
+const { createApp } = require('./lib/app');
+
+function start(config = loadConfig()) {
+  const directory = openDirectory(config.dbPath);
+  const matchClient = createMatchClient({ baseUrl: config.mlServiceUrl, timeoutMs: config.mlTimeoutMs });
+  const app = createApp({ directory, matchClient, bodyLimit: config.bodyLimit });
+  const server = app.listen(config.port, config.host);
+  server.keepAliveTimeout = 5000;
+  server.requestTimeout = 30000;
+  server.on('listening', () => {
+    const { address, port } = server.address();
+    const migrated = directory.migrated.length ? `, applied migrations ${directory.migrated.join(', ')}` : '';
+    const seeded = directory.seeded ? `, seeded ${directory.seeded} lawyers` : '';
+    console.log(`LegalAid Connect backend on http://${address}:${port} (db ${directory.path}${migrated}${seeded}; ` +
+      `match service ${matchClient.baseUrl}, timeout ${matchClient.timeoutMs} ms)`);
+  });
+  server.on('error', (err) => {
+    console.error(`cannot listen on ${config.host}:${config.port}: ${err.message}`);
+    directory.close();
+    process.exitCode = 1;
+  });
+  return { server, directory };
+}
+
+if (require.main === module) {
+  let running;
+  try {
+    running = start();
+  } catch (err) {
+    console.error(`backend failed to start: ${err.message}`);
+    process.exit(1);
+  }
+  const stop = (signal) => {
+    console.log(`${signal}: shutting down`);
+    running.server.close(() => { running.directory.close(); process.exit(0); });
+    running.server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+module.exports = { start };

@@ -1,0 +1,79 @@
+"""The one place that configures MLflow for the sidecar.
+
+Default: the spec's file store, ``file:<repo>/mlops/tracking``, resolved from the repository root
+(MLflow's own default is ``sqlite:///<cwd>/mlflow.db``, which would scatter stores by directory).
+``MLFLOW_TRACKING_URI`` overrides it; ``sqlite:///...`` and ``http(s)://...`` work unchanged, so
+moving to a tracking server is configuration, not code.
+
+MLflow 3.13+ put the file store in maintenance mode and refuses it unless
+``MLFLOW_ALLOW_FILE_STORE=true``. We set that for ``file:`` URIs only, because the spec's store is
+a file store; to leave it, migrate once with
+``mlflow migrate-filestore --source mlops/tracking --target sqlite:///mlops/mlflow.db`` and set
+``MLFLOW_TRACKING_URI=sqlite:///<repo>/mlops/mlflow.db``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlparse
+
+from ml_model.common import REPO_ROOT
+
+EXPERIMENT_NAME = "LegalAid_Connect_Matchmaking"
+REGISTERED_MODEL = "lawyer_match_model"
+TRACKING_DIR = REPO_ROOT / "mlops" / "tracking"
+DEFAULT_TRACKING_URI = TRACKING_DIR.as_uri()
+SERVER_CHECK_TIMEOUT_S = 5.0
+
+log = logging.getLogger("mlflow_setup")
+
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking server does not answer: fail fast, before any work is done."""
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _check_server(uri: str) -> None:
+    """One quick request, so an unreachable server fails in seconds, not after MLflow's retries."""
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=SERVER_CHECK_TIMEOUT_S) as resp:
+            if resp.status != 200:
+                raise TrackingUnavailable(f"MLflow tracking server {uri} answered {resp.status} on /health")
+    except urllib.error.HTTPError as exc:
+        raise TrackingUnavailable(f"MLflow tracking server {uri} answered {exc.code} on /health") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {exc}") from exc
+
+
+def configure() -> Any:
+    """Point MLflow at our store and experiment; return the ``mlflow`` module, ready to log.
+
+    MLflow is imported here, not at module import, because it costs about 2 s.
+    """
+    uri = tracking_uri()
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        # MLflow 3.13+ refuses file stores without this; ours is one by the spec's design.
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        path = urlparse(uri).path
+        os.makedirs(path, exist_ok=True)
+    elif scheme in ("http", "https"):
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+        _check_server(uri)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.set_experiment(EXPERIMENT_NAME)
+    log.info("MLflow tracking at %s, experiment %s.", uri, EXPERIMENT_NAME)
+    return mlflow

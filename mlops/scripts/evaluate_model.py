@@ -1,0 +1,209 @@
+"""Evaluate the production model on the held-out split of the newest data version.
+
+Writes ``mlops/reports/evaluation_<ts>.txt`` (metrics, confusion matrix, metrics per case type, and
+the newest candidate on the same rows when there is one), ``mlops/tracking/eval_<ts>.json`` and
+``eval_latest.json`` (the DVC metric), and logs MLflow run ``evaluate_<ts>`` with ROC and
+calibration plots. No TensorFlow: scoring is the service's NumPy path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml_model.artifacts import LoadedModel, ManifestError, load_model
+from ml_model.metrics import classification_metrics, expected_calibration_error
+from ml_model.schema import LABEL, SchemaError
+from mlops.mlflow_setup import TrackingUnavailable, configure
+from mlops.scripts.utils import (
+    DATASET,
+    EVAL_LATEST,
+    MODELS_DIR,
+    PARAMS_FILE,
+    REPORTS_DIR,
+    TRACKING_DIR,
+    Timer,
+    atomic_write_json,
+    atomic_write_text,
+    close_orphaned_runs,
+    data_hash,
+    load_dataset,
+    load_params,
+    load_production,
+    mlflow_run,
+    score,
+    setup_logging,
+    test_split,
+    timestamp,
+)
+
+log = logging.getLogger("evaluate_model")
+
+
+def newest_candidate() -> LoadedModel | None:
+    """The most recent verified candidate in mlops/models/, if any."""
+    versions = sorted(p for p in MODELS_DIR.glob("v*") if p.is_dir()) if MODELS_DIR.is_dir() else []
+    for path in reversed(versions):
+        try:
+            return load_model(path)
+        except (ManifestError, OSError, ValueError) as exc:
+            log.warning("Skipping candidate %s: %s", path.name, exc)
+    return None
+
+
+def confusion(y: np.ndarray, prob: np.ndarray) -> dict[str, int]:
+    from sklearn.metrics import confusion_matrix
+
+    tn, fp, fn, tp = confusion_matrix(y, (prob >= 0.5).astype(int), labels=[0, 1]).ravel()
+    return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+
+
+def per_slice(test: pd.DataFrame, prob: pd.Series, column: str = "case_type") -> dict[str, dict[str, float]]:
+    out = {}
+    for value, rows in test.groupby(column):
+        m = classification_metrics(rows[LABEL].to_numpy(), prob.loc[rows.index].to_numpy())
+        out[str(value)] = {**m, "rows": len(rows), "positive_rate": float(rows[LABEL].mean())}
+    return out
+
+
+def report_text(result: dict[str, Any]) -> str:
+    """The plain-text report for the person reviewing a model."""
+    m, c = result["metrics"], result["confusion_matrix"]
+    lines = [
+        f"Evaluation {result['run_name']} of production model {result['model_version']}",
+        f"Data: {result['data']} (sha256 {result['data_sha256'][:12]}...), {result['test_rows']} held-out rows",
+        "",
+        "Metrics (threshold 0.5 for the thresholded ones)",
+        *[f"  {k:<10} {v:.4f}" for k, v in m.items()],
+        f"  {'ece':<10} {result['ece']:.4f}",
+        "",
+        "Confusion matrix (rows: actual, columns: predicted)",
+        "              pred 0  pred 1",
+        f"  actual 0  {c['tn']:>8} {c['fp']:>7}",
+        f"  actual 1  {c['fn']:>8} {c['tp']:>7}",
+        "",
+        "Per case_type",
+        f"  {'case_type':<14}{'rows':>6}{'pos.rate':>10}{'roc_auc':>9}{'f1':>8}{'accuracy':>10}",
+    ]
+    for name, s in result["per_case_type"].items():
+        lines.append(
+            f"  {name:<14}{s['rows']:>6}{s['positive_rate']:>10.3f}{s['roc_auc']:>9.4f}{s['f1']:>8.4f}{s['accuracy']:>10.4f}"
+        )
+    cand = result.get("newest_candidate")
+    if cand:
+        lines += ["", f"Newest candidate {cand['version']} on the same rows"]
+        lines += [f"  {k:<10} {v:.4f}  ({v - m[k]:+.4f} vs production)" for k, v in cand["metrics"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def plots(y: np.ndarray, prob: np.ndarray, folder: Path) -> list[Path]:
+    """ROC and calibration curves as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, prob)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(fpr, tpr, label="production")
+    ax.plot([0, 1], [0, 1], "--", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    ax.legend()
+    roc_png = folder / "roc.png"
+    fig.savefig(roc_png, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    frac, mean_pred = calibration_curve(y, prob, n_bins=10)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(mean_pred, frac, "o-", label="production")
+    ax.plot([0, 1], [0, 1], "--", color="grey")
+    ax.set(xlabel="predicted probability", ylabel="observed match rate", title="Calibration")
+    ax.legend()
+    cal_png = folder / "calibration.png"
+    fig.savefig(cal_png, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return [roc_png, cal_png]
+
+
+def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
+    timer = Timer()
+    params = load_params(params_file)
+    with timer("loading data"):
+        df = load_dataset(data)
+        production = load_production()
+        _, test = test_split(df, params)
+    with timer("scoring"):
+        prob = score(production, test)
+        y = test[LABEL].to_numpy()
+        ts = timestamp()
+        result: dict[str, Any] = {
+            "run_name": f"evaluate_{ts}",
+            "model_version": production.version,
+            "data": str(data),
+            "data_sha256": data_hash(data),
+            "test_rows": len(test),
+            "metrics": classification_metrics(y, prob.to_numpy()),
+            "ece": expected_calibration_error(y, prob.to_numpy()),
+            "confusion_matrix": confusion(y, prob.to_numpy()),
+            "per_case_type": per_slice(test, prob),
+        }
+        cand = newest_candidate()
+        if cand is not None:
+            result["newest_candidate"] = {
+                "version": cand.version,
+                "metrics": classification_metrics(y, score(cand, test).to_numpy()),
+            }
+    with timer("importing MLflow"):
+        mlflow = configure()
+        close_orphaned_runs(mlflow)
+    with (
+        timer("MLflow logging"),
+        tempfile.TemporaryDirectory() as tmp,
+        mlflow_run(mlflow, result["run_name"], {"timestamp": ts, "data_hash": result["data_sha256"]}) as run,
+    ):
+        mlflow.log_params(
+            {"type": "production_eval", "model_version": production.version, "test_rows": len(test)}
+        )
+        mlflow.log_metrics({**result["metrics"], "ece": result["ece"]})
+        mlflow.log_dict(result, "eval.json")
+        for png in plots(y, prob.to_numpy(), Path(tmp)):
+            mlflow.log_artifact(str(png), "plots")
+        result["run_id"] = run.info.run_id
+    atomic_write_json(TRACKING_DIR / f"eval_{ts}.json", result)
+    atomic_write_json(
+        EVAL_LATEST, {**result["metrics"], "ece": result["ece"], "model_version": production.version}
+    )
+    report = REPORTS_DIR / f"evaluation_{ts}.txt"
+    atomic_write_text(report, report_text(result))
+    log.info("Production %s on %d held-out rows: %s.", production.version, len(test),
+             ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))  # fmt: skip
+    log.info("Wrote %s. Evaluate finished: %s.", report, timer.summary())
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", type=Path, default=DATASET, help="labelled CSV (default: the DVC-tracked dataset)"
+    )
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="params.yaml (the data split)")
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        evaluate(args.data, args.params)
+    except (SchemaError, ManifestError, TrackingUnavailable) as exc:
+        log.error("Refusing to evaluate: %s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Promote a candidate to production, or roll the last promotion back. Run only by a person.
+
+This is the only code that writes ``ml_model/``. The outgoing set (three artifacts and manifest) is
+archived in ``mlops/models/archive/<ts>/`` first. The swap is journalled so that a crash at any
+point leaves the old set or the new one:
+
+1. the incoming files are copied into ``ml_model/.promotion-staging/`` and flushed to disk;
+2. ``ml_model/.promotion-journal.json`` is written atomically: this is the commit point;
+3. each file is renamed into place, the manifest last; then journal and staging are removed.
+
+A crash before (2) leaves the old set (the staging folder is discarded by the next run); a crash
+after (2) is rolled forward by the next run of this script, before it does anything else. While a
+swap is half done the manifest does not match, so the service refuses to load the mixed set and
+keeps serving the old model. The service picks the new model up on SIGHUP or restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from ml_model.artifacts import ManifestError, verify_manifest
+from ml_model.common import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, atomic_write_json
+from mlops.mlflow_setup import REGISTERED_MODEL, TrackingUnavailable, configure
+from mlops.scripts.utils import ARCHIVE_DIR, MODELS_DIR, setup_logging, timestamp
+
+log = logging.getLogger("promote_model")
+
+SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)  # the manifest last: it vouches for the others
+STAGING = ".promotion-staging"
+JOURNAL = ".promotion-journal.json"
+
+
+class PromotionError(RuntimeError):
+    """The promotion cannot go ahead; nothing in production was changed."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def recover(prod_dir: Path = ML_MODEL_DIR) -> str | None:
+    """Finish or discard a swap a crash interrupted; returns what was done."""
+    journal, staging = prod_dir / JOURNAL, prod_dir / STAGING
+    if journal.is_file():
+        for name in json.loads(journal.read_text())["files"]:
+            if (staging / name).exists():
+                os.replace(staging / name, prod_dir / name)
+        _fsync_dir(prod_dir)
+        journal.unlink()
+        shutil.rmtree(staging, ignore_errors=True)
+        log.warning("Rolled forward an interrupted promotion in %s.", prod_dir)
+        return "rolled forward"
+    if staging.exists():
+        shutil.rmtree(staging)
+        log.warning("Discarded the staging folder of a promotion that never reached its commit point.")
+        return "discarded"
+    return None
+
+
+def swap_in(source: Path, prod_dir: Path = ML_MODEL_DIR, crash_after: int | None = None) -> None:
+    """Replace the production set with the verified set in ``source`` (see the module docstring).
+
+    ``crash_after`` stops after that many renames, to test recovery.
+    """
+    staging, journal = prod_dir / STAGING, prod_dir / JOURNAL
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for name in SET_FILES:
+        shutil.copyfile(source / name, staging / name)
+        with open(staging / name, "rb") as fh:
+            os.fsync(fh.fileno())
+    verify_manifest(staging)  # what we are about to install is exactly what was verified
+    atomic_write_json(journal, {"source": str(source), "files": list(SET_FILES)})
+    for i, name in enumerate(SET_FILES):
+        if crash_after is not None and i >= crash_after:
+            raise SystemExit(f"simulated crash after {i} renames")
+        os.replace(staging / name, prod_dir / name)
+    _fsync_dir(prod_dir)
+    journal.unlink()
+    staging.rmdir()
+
+
+def archive_current(kind: str, note: dict[str, Any], prod_dir: Path = ML_MODEL_DIR) -> Path:
+    """Copy the production set to ``archive/<ts>/`` (staged, then renamed) and return it."""
+    ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
+    name = timestamp()
+    while (ARCHIVE_DIR / name).exists():
+        name += "_1"
+    tmp = ARCHIVE_DIR / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for f in SET_FILES:
+        shutil.copy2(prod_dir / f, tmp / f)
+    atomic_write_json(tmp / "archive.json", {"kind": kind, **note})
+    tmp.rename(ARCHIVE_DIR / name)
+    return ARCHIVE_DIR / name
+
+
+def last_promotion_archive() -> Path | None:
+    """The newest archive taken before a promotion that has not been rolled back yet."""
+    if not ARCHIVE_DIR.is_dir():
+        return None
+    for path in sorted(
+        (p for p in ARCHIVE_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
+    ):
+        meta = json.loads((path / "archive.json").read_text())
+        if meta.get("kind") == "before_promotion" and not meta.get("rolled_back_at"):
+            return path
+    return None
+
+
+def move_champion(manifest: dict[str, Any]) -> str:
+    """Point MLflow alias ``champion`` at the model now in production (or drop it if unregistered)."""
+    mlflow = configure()
+    client = mlflow.tracking.MlflowClient()
+    version = manifest.get("mlflow", {}).get("registered_version")
+    if version:
+        client.set_registered_model_alias(REGISTERED_MODEL, "champion", str(version))
+        return f"alias 'champion' now points at {REGISTERED_MODEL} version {version}"
+    try:
+        client.delete_registered_model_alias(REGISTERED_MODEL, "champion")
+    except Exception as exc:
+        log.info("No champion alias to remove (%s).", exc.__class__.__name__)
+    return "the production model is not in the registry; alias 'champion' removed"
+
+
+def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
+    recover(prod_dir)
+    source = MODELS_DIR / version
+    if not source.is_dir():
+        raise PromotionError(
+            f"no candidate {source}; candidates are the v<timestamp> folders in {MODELS_DIR}"
+        )
+    try:
+        incoming = verify_manifest(source)
+        outgoing = verify_manifest(prod_dir)
+    except ManifestError as exc:
+        raise PromotionError(str(exc)) from exc
+    plan = {"from": outgoing.get("model_version"), "to": incoming.get("model_version"), "source": str(source)}
+    if dry_run:
+        log.info(
+            "Dry run: would archive production %s and promote %s from %s.", plan["from"], plan["to"], source
+        )
+        return plan
+    archived = archive_current(
+        "before_promotion", {"replaced_by": plan["to"], "version": plan["from"]}, prod_dir
+    )
+    log.info("Archived production %s to %s.", plan["from"], archived)
+    swap_in(source, prod_dir)
+    log.info("Production is now %s (was %s).", plan["to"], plan["from"])
+    plan["archive"] = str(archived)
+    return plan
+
+
+def rollback(dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
+    recover(prod_dir)
+    target = last_promotion_archive()
+    if target is None:
+        raise PromotionError(f"nothing to roll back: no un-restored promotion archive in {ARCHIVE_DIR}")
+    try:
+        restoring = verify_manifest(target)
+        outgoing = verify_manifest(prod_dir)
+    except ManifestError as exc:
+        raise PromotionError(str(exc)) from exc
+    plan = {
+        "from": outgoing.get("model_version"),
+        "to": restoring.get("model_version"),
+        "source": str(target),
+    }
+    if dry_run:
+        log.info("Dry run: would restore %s from %s, replacing %s.", plan["to"], target, plan["from"])
+        return plan
+    archive_current("before_rollback", {"replaced_by": plan["to"], "version": plan["from"]}, prod_dir)
+    swap_in(target, prod_dir)
+    meta = json.loads((target / "archive.json").read_text())
+    atomic_write_json(target / "archive.json", {**meta, "rolled_back_at": timestamp()})
+    log.info("Rolled back: production is %s again (was %s).", plan["to"], plan["from"])
+    return plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Promote a candidate to production (ml_model/), or roll back."
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--version", help="candidate folder name in mlops/models, e.g. v20261127_101500")
+    what.add_argument("--rollback", action="store_true", help="restore the set the last promotion replaced")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="verify and say what would happen; change nothing"
+    )
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        plan = rollback(args.dry_run) if args.rollback else promote(args.version, args.dry_run)
+    except PromotionError as exc:
+        log.error("Not promoted: %s", exc)
+        return 2
+    if args.dry_run:
+        return 0
+    try:
+        log.info("MLflow: %s.", move_champion(verify_manifest(ML_MODEL_DIR)))
+    except (TrackingUnavailable, Exception) as exc:
+        log.error("Production files are %s, but moving the MLflow alias failed: %s", plan["to"], exc)
+        return 4
+    log.info("Send SIGHUP to the service (gunicorn: its master) or restart it to serve %s.", plan["to"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
