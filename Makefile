@@ -1,30 +1,70 @@
-# The two set-up commands of the README are `make run` and `make test`; everything else here
-# is what they are made of. Python dependencies go into ./.venv, pinned in the requirements files.
+# The README's two set-up commands are `make run` and `make test`; the other targets are what
+# they are made of, plus the ones a person runs by hand (serve, app, mlflow-ui, promote).
+# Python dependencies go into ./.venv, pinned in the requirements files.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := backend/node_modules/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
-# The venv's bin first, so `python` inside DVC stages is ours.
+export TF_CPP_MIN_LOG_LEVEL := 2
+# The venv's bin first, so `python` and `dvc` inside DVC stages are ours.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install run test test-python test-node node-deps browser serve mlflow-ui lint
+.PHONY: install data run test test-python test-node node-deps browser serve app mlflow-ui lint bench
 
 $(STAMP): ml_model/requirements.txt mlops/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip==25.3
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
-	$(VENV)/bin/pip install --quiet --no-deps -e .
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## The main job: train (if the artifacts are missing) and a smoke request to the service.
-run: install
-	$(PY) -m ml_model.smoke
+## The DVC-tracked dataset: dvc pull, else recreated from the production snapshot and checked.
+data: install
+	$(PY) mlops/scripts/bootstrap_data.py
 
-## Every test: Python (unit and end-to-end), then the Node and browser suites.
-test: install
+## The main job: the MLOps pipeline (retrain, evaluate, monitor) with DVC.
+run: data
+	cd mlops && dvc repro
+	cd mlops && dvc metrics show
+
+$(NODE_STAMP): backend/package.json backend/package-lock.json
+	cd backend && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node-deps: $(NODE_STAMP)
+
+## Debian's Chromium for the browser tests (playwright-core drives it; it cannot download one).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+## Every test: Python (unit and end-to-end), then the backend and browser suites.
+test: data node-deps browser
 	$(PY) -m pytest
+	cd backend && npm test
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## The match service in production form (gunicorn, 2 workers) on 127.0.0.1:8000.
+serve: install
+	$(VENV)/bin/gunicorn -w 2 -b 127.0.0.1:8000 'ml_model.predict_model:create_app()'
+
+## The whole app: match service, backend and page; prints the address.
+app: install node-deps
+	scripts/start_app.sh
+
+## The MLflow UI over the embedded file store, on 127.0.0.1:5001.
+mlflow-ui: install
+	MLFLOW_ALLOW_FILE_STORE=true $(VENV)/bin/mlflow ui --backend-store-uri file://$(CURDIR)/mlops/tracking --host 127.0.0.1 --port 5001
+
+bench: install
+	$(PY) bench/model_quality.py
+	$(PY) bench/serve_bench.py
+	$(PY) bench/pipeline_bench.py

@@ -8,6 +8,7 @@ field specs below, so a vocabulary or range changes here and nowhere else.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,28 +198,33 @@ def validate_record(record: Any, fields: tuple[Field, ...], where: str) -> dict[
     return clean
 
 
-_MISSING = object()
-_NUMBER_TYPES = (int, float)
+_NUMBER_TYPES = frozenset({int, float})
 
 
 def validate_records(items: list[Any], fields: tuple[Field, ...], where: str) -> dict[str, np.ndarray]:
     """Validate a batch of JSON objects column by column and return the columns.
 
-    The fast path checks a whole column at once (about 1 ms for 1,000 objects instead of 14);
-    when anything is wrong it falls back to ``validate_record`` per object, so the error names
-    the same field and index the slow path would.
+    The fast path stays in C as far as it can (itemgetter, zip, map, set): about 1 ms for 1,000
+    objects instead of 14 for a loop over ``validate_record``. When anything is wrong it falls back
+    to ``validate_record`` per object, so the error names the same field and index.
     """
-    ok = all(type(x) is dict for x in items)
+    names = [f.name for f in fields]
+    try:
+        rows = list(map(operator.itemgetter(*names), items))
+    except (KeyError, TypeError, AttributeError, IndexError):
+        rows = None
     cols: dict[str, np.ndarray] = {}
-    for field in fields if ok else ():
-        col = [x.get(field.name, _MISSING) for x in items]
+    ok = rows is not None and all(type(x) is dict for x in items)
+    columns = list(zip(*rows, strict=True)) if ok and rows else []
+    for field, col in zip(fields, columns, strict=False):
+        types = set(map(type, col))
         if field.kind == "category":
-            if not all(type(v) is str for v in col):
+            if types != {str}:
                 ok = False
                 break
             cols[field.name] = np.array(col, dtype=object)
             continue
-        if not all(type(v) in _NUMBER_TYPES for v in col):
+        if not types <= _NUMBER_TYPES:
             ok = False
             break
         arr = np.array(col, dtype=np.float64)

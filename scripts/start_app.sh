@@ -76,7 +76,10 @@ wait_for() { # name url pid
 }
 
 log "starting the match service on $ML_URL"
-(cd "$ROOT" && HOST="$ML_HOST" PORT="$ML_PORT" PYTHONDONTWRITEBYTECODE=1 exec setsid "$PYTHON" ml_model/predict_model.py) &
+# gunicorn, as in production (2 sync workers); the development server is ml_model/predict_model.py.
+GUNICORN="$(dirname "$PYTHON")/gunicorn"
+[ -x "$GUNICORN" ] || die "no gunicorn beside $PYTHON (make install)"
+(cd "$ROOT" && PYTHONDONTWRITEBYTECODE=1 exec setsid "$GUNICORN" -w 2 -b "$ML_HOST:$ML_PORT" 'ml_model.predict_model:create_app()') &
 PIDS+=($!)
 ML_PID=$!
 wait_for "match service" "$ML_URL/health" "$ML_PID"
