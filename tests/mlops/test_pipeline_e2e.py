@@ -105,7 +105,10 @@ def _bad_datasets(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
             df.to_csv(p, index=False)
         return p
 
-    out["missing_column"] = (write("missing_column", good.drop(columns=["urgency"])), ["missing column", "urgency"])
+    out["missing_column"] = (
+        write("missing_column", good.drop(columns=["urgency"])),
+        ["missing column", "urgency"],
+    )
     out["extra_column"] = (write("extra_column", good.assign(notes="x")), ["unexpected column", "notes"])
     wrong = good.astype(object)
     wrong.loc[9, "client_income"] = "lots"
@@ -151,8 +154,13 @@ def test_a_killed_retrain_leaves_no_candidate_and_its_run_is_closed(repo: Repo) 
     big.to_csv(repo.data, index=False)
     params = repo.root / "mlops" / "params.yaml"
     params.write_text(params.read_text().replace("epochs: 3", "epochs: 200"))
-    proc = subprocess.Popen([sys.executable, str(repo.root / "mlops/scripts/retrain_model.py")], env=repo.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(repo.root / "mlops/scripts/retrain_model.py")],
+        env=repo.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     seen = ""
     while time.monotonic() < deadline:

@@ -1,0 +1,108 @@
+"""Small helpers that ``stack.sh`` calls: waiting for a port or URL, secrets, the S3 bucket.
+
+Standard library only, except ``ensure-bucket`` (boto3). Every network call goes to the address
+it is given; ``stack.sh`` only ever gives it 127.0.0.1.
+
+    python stack_helpers.py secret 20 upper         # a random string
+    python stack_helpers.py wait-http URL 60        # until URL answers with any HTTP status
+    python stack_helpers.py wait-port 127.0.0.1 5433 30
+    python stack_helpers.py port-free 127.0.0.1 5001   # exit 0 if nothing listens there
+    python stack_helpers.py ensure-bucket ENDPOINT BUCKET 60   # keys from AWS_* variables
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import string
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def secret(n: int, kind: str = "mixed") -> str:
+    alphabet = (
+        string.ascii_uppercase + string.digits if kind == "upper" else string.ascii_letters + string.digits
+    )
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def wait_http(url: str, timeout: float, want_ok: bool = False) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as resp:
+                if not want_ok or resp.status == 200:
+                    return True
+        except urllib.error.HTTPError:
+            if not want_ok:
+                return True  # it answers HTTP: up (an S3 endpoint answers 403 to anonymous calls)
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def ensure_bucket(endpoint: str, bucket: str, timeout: float) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10),
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+            if bucket not in names:
+                s3.create_bucket(Bucket=bucket)
+                print(f"created bucket {bucket}")
+            s3.head_bucket(Bucket=bucket)
+            return
+        except (ClientError, BotoCoreError) as exc:  # the S3 user may need a moment to propagate
+            last = exc
+            time.sleep(0.5)
+    raise SystemExit(f"bucket {bucket} at {endpoint} not ready after {timeout:.0f} s: {last}")
+
+
+def main(argv: list[str]) -> int:
+    cmd, *args = argv
+    if cmd == "secret":
+        print(secret(int(args[0]), args[1] if len(args) > 1 else "mixed"))
+        return 0
+    if cmd == "wait-port":
+        return 0 if wait_port(args[0], int(args[1]), float(args[2])) else 1
+    if cmd == "wait-http":
+        return 0 if wait_http(args[0], float(args[1]), want_ok=len(args) > 2 and args[2] == "ok") else 1
+    if cmd == "port-free":
+        return 1 if port_open(args[0], int(args[1]), timeout=0.5) else 0
+    if cmd == "ensure-bucket":
+        ensure_bucket(args[0], args[1], float(args[2]))
+        return 0
+    print(f"unknown command {cmd}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

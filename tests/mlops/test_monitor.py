@@ -1,0 +1,138 @@
+"""Drift monitoring: quiet on sampling noise, loud on every drift profile."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ml_model.common import PRODUCTION_DATA
+from ml_model.metrics import classification_metrics
+from ml_model.schema import FEATURES, read_dataset
+from mlops.scripts.generate_data import DRIFT_PROFILES, simulate
+from mlops.scripts.monitor_model import auc_se, drift_verdict, run_drift
+from mlops.scripts.utils import load_params, load_production, score, test_split
+from tests.mlops.conftest import Repo
+
+CFG = load_params()["monitor"]
+
+
+def col(drifted: bool) -> dict:
+    return {"method": "wasserstein", "score": 0.3 if drifted else 0.01, "threshold": 0.15, "drifted": drifted}
+
+
+def test_rule_share_key_features_and_quality() -> None:
+    quiet = {c: col(False) for c in FEATURES}
+    assert drift_verdict(quiet, None, CFG) == (False, [])
+    one_minor = {**quiet, "lawyer_rating": col(True)}
+    assert drift_verdict(one_minor, None, CFG)[0] is False
+    one_key = {**quiet, "client_income": col(True)}
+    verdict, reasons = drift_verdict(one_key, None, CFG)
+    assert verdict and "key feature(s) drifted: client_income" in reasons[0]
+    minor = ("lawyer_rating", "distance_km", "urgency", "lawyer_region")
+    many = {c: col(c in minor) for c in FEATURES}  # 4 of 14 non-key columns: share 0.29 >= 0.25
+    assert drift_verdict(many, None, CFG)[0]
+    q = {"reference": {"roc_auc": 0.88}, "current": {"roc_auc": 0.80}, "auc_drop": 0.08, "auc_drop_se": 0.01}
+    assert drift_verdict(quiet, q, CFG)[0]
+    noisy = {**q, "auc_drop_se": 0.03}  # a drop within 3 standard errors is noise
+    assert not drift_verdict(quiet, noisy, CFG)[0]
+
+
+def test_auc_standard_error_shrinks_with_rows() -> None:
+    small = auc_se(0.87, pd.Series([1] * 270 + [0] * 730))
+    large = auc_se(0.87, pd.Series([1] * 2700 + [0] * 7300))
+    assert 0.005 < small < 0.03 and large < small / 3
+
+
+@pytest.fixture(scope="module")
+def world() -> dict:
+    reference = read_dataset(PRODUCTION_DATA)
+    model = load_production()
+    _, held_out = test_split(reference, load_params())
+    return {
+        "reference": reference,
+        "model": model,
+        "ref_q": classification_metrics(held_out["match"], score(model, held_out)),
+        "held_out": held_out,
+    }
+
+
+def verdict(world: dict, current: pd.DataFrame) -> tuple[bool, list[str], dict]:
+    _, columns = run_drift(world["reference"], current, CFG)
+    cur_q = classification_metrics(current["match"], score(world["model"], current))
+    se = (
+        auc_se(world["ref_q"]["roc_auc"], world["held_out"]["match"]) ** 2
+        + auc_se(cur_q["roc_auc"], current["match"]) ** 2
+    ) ** 0.5
+    q = {
+        "reference": world["ref_q"],
+        "current": cur_q,
+        "auc_drop": world["ref_q"]["roc_auc"] - cur_q["roc_auc"],
+        "auc_drop_se": se,
+    }
+    v, reasons = drift_verdict(columns, q, CFG)
+    return v, reasons, columns
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("rows", "seeds"), [(1000, range(100, 110)), (5000, range(200, 203)), (20000, range(300, 302))]
+)
+def test_no_alarm_on_fresh_samples_of_the_same_world(world: dict, rows: int, seeds: range) -> None:
+    for seed in seeds:
+        v, reasons, columns = verdict(world, simulate(rows, seed))
+        top = max(c["score"] for c in columns.values())
+        assert not v, (rows, seed, reasons)
+        assert top < CFG["threshold"] * 0.75, (rows, seed, top)  # and with a margin
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", [p for p in DRIFT_PROFILES if p != "none"])
+@pytest.mark.parametrize("rows", [1000, 20000])
+def test_every_drift_profile_raises_the_alarm(world: dict, profile: str, rows: int) -> None:
+    v, reasons, _ = verdict(world, simulate(rows, 900 + rows, profile))
+    assert v, (profile, rows)
+    if profile == "concept":
+        assert any("ROC AUC fell" in r for r in reasons)
+    else:
+        assert any("key feature" in r for r in reasons)
+
+
+@pytest.mark.slow
+def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) -> None:
+    from ml_model.prediction_log import PredictionLog
+
+    fresh = simulate(1500, 41)
+    log_path = tmp_path / "predictions.jsonl"
+    plog = PredictionLog(log_path)
+    cols = {c: fresh[c].to_numpy() for c in FEATURES}
+    cols["case_type"] = cols["case_type"].copy()
+    cols["case_type"][:5] = "maritime"  # the service scores unknown categories; the monitor counts them
+    plog.write("v_test", 0.0, cols, [0.5] * len(fresh))
+    plog.close()
+    out = tmp_path / "reports"
+    r = shared_repo.script(
+        "monitor_model.py", "--current", str(log_path), "--out-dir", str(out), "--fail-on-drift"
+    )
+    assert r.returncode == 0, r.stderr[-1500:]
+    result = json.loads(next(out.glob("data_drift_report_*.json")).read_text())
+    assert result["unknown_category_rows"] == 5 and result["rows"]["current"] == 1495
+    assert result["dataset_drift"] is False and result["classification_quality"] is None
+    drifted = tmp_path / "drifted.csv"
+    simulate(2000, 42, "population").to_csv(drifted, index=False)
+    r = shared_repo.script("monitor_model.py", "--current", str(drifted), "--out-dir", str(out))
+    assert r.returncode == 0 and "DRIFT" in r.stderr
+    r = shared_repo.script(
+        "monitor_model.py", "--current", str(drifted), "--out-dir", str(out), "--fail-on-drift"
+    )
+    assert r.returncode == 1
+    assert len(list(out.glob("data_drift_report_*.html"))) >= 2
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text(log_path.read_text() + '{"time": "x", "feat')
+    r = shared_repo.script("monitor_model.py", "--current", str(torn), "--out-dir", str(out))
+    assert r.returncode == 0, r.stderr[-800:]
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("not json\n" + log_path.read_text())
+    r = shared_repo.script("monitor_model.py", "--current", str(garbage), "--out-dir", str(out))
+    assert r.returncode == 2 and "garbage.jsonl, line 1" in r.stderr

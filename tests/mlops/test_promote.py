@@ -1,0 +1,149 @@
+"""Promotion and rollback: a journalled swap that a crash cannot leave half done."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml_model.artifacts import verify_manifest
+from mlops.scripts import promote_model as pm
+from tests.conftest import copy_artifacts
+from tests.mlops.conftest import Repo, make_repo
+
+
+def _two_sets(tmp_path: Path) -> tuple[Path, Path]:
+    prod = copy_artifacts(tmp_path / "prod")
+    new = copy_artifacts(tmp_path / "new")
+    manifest = json.loads((new / "manifest.json").read_text())
+    manifest["model_version"] = "v_new"
+    (new / "manifest.json").write_text(json.dumps(manifest))
+    from ml_model.common import ARTIFACT_FILES, sha256_file
+
+    for name in ARTIFACT_FILES:  # every artifact differs, re-vouched by the new manifest
+        with open(new / name, "ab") as fh:
+            fh.write(b"\n")
+        manifest["artifacts"][name] = sha256_file(new / name)
+    (new / "manifest.json").write_text(json.dumps(manifest))
+    return prod, new
+
+
+def test_swap_in_replaces_the_whole_set(tmp_path: Path) -> None:
+    prod, new = _two_sets(tmp_path)
+    pm.swap_in(new, prod)
+    assert verify_manifest(prod)["model_version"] == "v_new"
+    assert not (prod / pm.JOURNAL).exists() and not (prod / pm.STAGING).exists()
+
+
+@pytest.mark.parametrize("renames_done", [0, 1, 2, 3])
+def test_a_crash_after_the_commit_point_rolls_forward(tmp_path: Path, renames_done: int) -> None:
+    prod, new = _two_sets(tmp_path)
+    with pytest.raises(SystemExit):
+        pm.swap_in(new, prod, crash_after=renames_done)
+    if renames_done:
+        with pytest.raises(pm.ManifestError):
+            verify_manifest(prod)  # a mixed set is refused by every loader ...
+    assert pm.recover(prod) == "rolled forward"  # ... and the next run finishes the swap
+    assert verify_manifest(prod)["model_version"] == "v_new"
+
+
+def test_a_crash_before_the_commit_point_keeps_the_old_set(tmp_path: Path) -> None:
+    prod, new = _two_sets(tmp_path)
+    old = verify_manifest(prod)["model_version"]
+    (prod / pm.STAGING).mkdir()
+    (prod / pm.STAGING / "lawyer_match_model.h5").write_bytes(b"half a file")
+    assert pm.recover(prod) == "discarded"
+    assert verify_manifest(prod)["model_version"] == old
+    assert pm.recover(prod) is None
+
+
+def _weak_production(repo: Repo) -> None:
+    """Production trained on 300 rows for one epoch, so a real candidate beats it."""
+    data = repo.root / "weak.csv"
+    from mlops.scripts.generate_data import simulate
+
+    simulate(300, 77).to_csv(data, index=False)
+    r = repo.run(
+        sys.executable,
+        str(repo.root / "ml_model" / "train_model.py"),
+        "--data",
+        str(data),
+        "--out-dir",
+        str(repo.root / "ml_model"),
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+    )
+    assert r.returncode == 0, r.stderr[-1500:]
+
+
+def _client(repo: Repo):
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    from mlflow.tracking import MlflowClient
+
+    uri = (repo.root / "mlops" / "tracking").as_uri()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@pytest.mark.slow
+def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", rows=4000, epochs=15)
+    _weak_production(repo)
+    weak = verify_manifest(repo.root / "ml_model")["model_version"]
+    r = repo.script("retrain_model.py")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Gate: IMPROVED" in r.stderr, [
+        x for x in r.stderr.splitlines() if "Gate" in x or "Candidate" in x or "Production" in x
+    ]
+    (cand,) = sorted((repo.root / "mlops" / "models").glob("v*"))
+    manifest = verify_manifest(cand)
+    assert {"metrics.json", "manifest.json", "encoder.pkl", "scaler.pkl", "lawyer_match_model.h5"} <= {
+        p.name for p in cand.iterdir()
+    }
+    client = _client(repo)
+    challenger = client.get_model_version_by_alias("lawyer_match_model", "challenger")
+    assert str(challenger.version) == manifest["mlflow"]["registered_version"]
+
+    before = repo.tree_digest("ml_model")
+    r = repo.script("promote_model.py", "--version", cand.name, "--dry-run")
+    assert r.returncode == 0 and "Dry run" in r.stderr
+    assert repo.tree_digest("ml_model") == before
+
+    r = repo.script("promote_model.py", "--version", cand.name)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert verify_manifest(repo.root / "ml_model")["model_version"] == cand.name
+    assert client.get_model_version_by_alias("lawyer_match_model", "champion").version == challenger.version
+    archives = [p for p in (repo.root / "mlops" / "models" / "archive").iterdir()]
+    assert len(archives) == 1 and verify_manifest(archives[0])["model_version"] == weak
+
+    r = repo.script("promote_model.py", "--rollback")
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert verify_manifest(repo.root / "ml_model")["model_version"] == weak
+    assert repo.tree_digest("ml_model") == before
+    with pytest.raises(Exception):  # noqa: B017 - the weak model was never registered: no champion
+        client.get_model_version_by_alias("lawyer_match_model", "champion")
+    r = repo.script("promote_model.py", "--rollback")
+    assert r.returncode == 2 and "nothing to roll back" in r.stderr
+
+
+@pytest.mark.slow
+def test_refusals_leave_production_untouched(shared_repo: Repo, tmp_path: Path) -> None:
+    before = shared_repo.tree_digest("ml_model")
+    r = shared_repo.script("promote_model.py", "--version", "v20990101_000000")
+    assert r.returncode == 2 and "no candidate" in r.stderr
+    fake = shared_repo.root / "mlops" / "models" / "v20990101_000001"
+    copy_artifacts(fake)
+    with open(fake / "encoder.pkl", "ab") as fh:
+        fh.write(b"tampered")
+    r = shared_repo.script("promote_model.py", "--version", fake.name)
+    assert r.returncode == 2 and "encoder.pkl" in r.stderr and "does not match" in r.stderr
+    assert shared_repo.tree_digest("ml_model") == before
+    import shutil
+
+    shutil.rmtree(fake)
+    r = shared_repo.script("promote_model.py", "--help")
+    assert r.returncode == 0 and "--rollback" in r.stdout
