@@ -65,9 +65,11 @@ serve: install
 app: install node-deps
 	scripts/start_app.sh
 
-## The MLflow UI over the embedded file store, on 127.0.0.1:5001.
+## The MLflow UI over the embedded file store, on 127.0.0.1:5001 (MLFLOW_PORT, MLFLOW_STORE override).
+MLFLOW_PORT ?= 5001
+MLFLOW_STORE ?= $(CURDIR)/mlops/tracking
 mlflow-ui: install
-	MLFLOW_ALLOW_FILE_STORE=true $(VENV)/bin/mlflow ui --backend-store-uri file://$(CURDIR)/mlops/tracking --host 127.0.0.1 --port 5001
+	MLFLOW_ALLOW_FILE_STORE=true exec $(VENV)/bin/mlflow ui --backend-store-uri file://$(MLFLOW_STORE) --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 bench: install
 	$(PY) bench/model_quality.py

@@ -41,7 +41,7 @@ class PredictionLog:
             "time": datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds"),
             "model_version": model_version,
             "features": {name: np.asarray(cols[name]).tolist() for name in FEATURES},
-            "match_probability": probs,
+            "match_probability": np.asarray(probs, dtype=np.float64).tolist(),
         }
         data = orjson.dumps(line) + b"\n"
         with self._lock:

@@ -57,7 +57,7 @@ def test_retrain_evaluate_monitor_log_and_leave_production_untouched(shared_repo
     text = reports[0].read_text()
     assert "Confusion matrix" in text and "Per case_type" in text and "immigration" in text
     assert list((repo.root / "mlops" / "tracking").glob("eval_2*.json"))
-    ev = [x for x in runs(repo) if x.info.run_name.startswith("evaluate_")][0]
+    ev = next(x for x in runs(repo) if x.info.run_name.startswith("evaluate_"))
     assert ev.data.params["type"] == "production_eval" and ev.info.status == "FINISHED"
 
     r = repo.script("monitor_model.py", "--current", str(repo.data))

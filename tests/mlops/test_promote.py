@@ -51,7 +51,7 @@ def test_a_crash_after_the_commit_point_rolls_forward(tmp_path: Path, renames_do
 
 
 def test_a_crash_before_the_commit_point_keeps_the_old_set(tmp_path: Path) -> None:
-    prod, new = _two_sets(tmp_path)
+    prod, _new = _two_sets(tmp_path)
     old = verify_manifest(prod)["model_version"]
     (prod / pm.STAGING).mkdir()
     (prod / pm.STAGING / "lawyer_match_model.h5").write_bytes(b"half a file")

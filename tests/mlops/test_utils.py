@@ -20,8 +20,8 @@ from mlops.scripts.generate_data import simulate
 def test_split_is_deterministic_stratified_and_disjoint() -> None:
     df = simulate(2000, 1)
     params = {"data": {"test_size": 0.2, "split_seed": 42}}
-    a_train, a_test = utils.test_split(df, params)
-    b_train, b_test = utils.test_split(df, params)
+    _a_train, a_test = utils.test_split(df, params)
+    _b_train, b_test = utils.test_split(df, params)
     assert a_test.equals(b_test) and len(a_test) == 400
     assert abs(a_test["match"].mean() - df["match"].mean()) < 0.01
     other = utils.test_split(df, {"data": {"test_size": 0.2, "split_seed": 7}})[1]
