@@ -53,7 +53,8 @@ class Repo:
         }
 
 
-def make_repo(dest: Path, rows: int = 3000, epochs: int = 3, seed: int = 31) -> Repo:
+def make_repo(dest: Path, rows: int = 3000, epochs: int | None = 3, seed: int = 31) -> Repo:
+    """A git+DVC copy of the repository with ``rows`` simulated rows (0: keep the committed 20,000)."""
     dest.mkdir(parents=True)
     shutil.copytree(REPO_ROOT / "ml_model", dest / "ml_model", ignore=COPY_IGNORE)
     shutil.copytree(REPO_ROOT / "mlops", dest / "mlops", ignore=COPY_IGNORE)
@@ -64,9 +65,14 @@ def make_repo(dest: Path, rows: int = 3000, epochs: int = 3, seed: int = 31) -> 
     (dest / "mlops" / "dvc.lock").unlink(missing_ok=True)
     params_path = dest / "mlops" / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
-    params["train"]["epochs"] = epochs
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-    simulate(rows, seed).to_csv(dest / "mlops" / "data" / "matchmaking_dataset.csv", index=False)
+    if epochs is not None:
+        params["train"]["epochs"] = epochs
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    data = dest / "mlops" / "data" / "matchmaking_dataset.csv"
+    if rows:
+        simulate(rows, seed).to_csv(data, index=False)
+    else:
+        shutil.copyfile(REPO_ROOT / "ml_model" / "matchmaking_dataset.csv", data)
     env = {
         **os.environ,
         "PYTHONPATH": str(dest),

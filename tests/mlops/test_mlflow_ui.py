@@ -23,18 +23,26 @@ def test_make_mlflow_ui_lists_the_experiment_and_its_runs(shared_repo: Repo) -> 
     store = shared_repo.root / "mlops" / "tracking"
     proc = subprocess.Popen(
         ["make", "-s", "mlflow-ui", f"MLFLOW_PORT={port}", f"MLFLOW_STORE={store}"],
-        cwd=REPO_ROOT, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/health", proc, timeout=120)
-        exps = requests.get(base + "/api/2.0/mlflow/experiments/search", params={"max_results": 50}, timeout=10)
+        exps = requests.get(
+            base + "/api/2.0/mlflow/experiments/search", params={"max_results": 50}, timeout=10
+        )
         assert exps.status_code == 200, exps.text
         ours = [e for e in exps.json()["experiments"] if e["name"] == "LegalAid_Connect_Matchmaking"]
         assert len(ours) == 1
-        runs = requests.post(base + "/api/2.0/mlflow/runs/search",
-                             json={"experiment_ids": [ours[0]["experiment_id"]], "max_results": 100}, timeout=10)
+        runs = requests.post(
+            base + "/api/2.0/mlflow/runs/search",
+            json={"experiment_ids": [ours[0]["experiment_id"]], "max_results": 100},
+            timeout=10,
+        )
         assert runs.status_code == 200, runs.text
         names = [x["info"]["run_name"] for x in runs.json()["runs"]]
         assert any(n.startswith("evaluate_") for n in names)
