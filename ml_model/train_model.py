@@ -72,7 +72,7 @@ def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, 
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def _import_keras():
+def import_keras():
     """TensorFlow costs 5-7 s and 660 MB to import: only training pays for it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -85,7 +85,7 @@ def train(df: pd.DataFrame, config: TrainConfig, verbose: int = 0) -> Trained:
     """Fit encoder, scaler and network on ``df`` (already validated), seeded end to end."""
     if config.algorithm != "keras_mlp":
         raise ValueError(f"unknown algorithm {config.algorithm!r}; only 'keras_mlp' is supported")
-    keras, tf = _import_keras()
+    keras, tf = import_keras()
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 

@@ -156,12 +156,13 @@ auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx
 run dir = $RUN
-admin socket = $RUN/\$cluster-\$name.asok
 log file = $LOGS/ceph-\$name.log
 mon data = $c/mon/\$cluster-\$id
 osd data = $c/osd/\$cluster-\$id
-# RAM-only object store: saved to osd data on a clean stop (SIGTERM), lost on a crash.
+# RAM-only object store: saved to osd data on a clean stop (SIGTERM, with fast shutdown off),
+# lost on a crash or kill -9.
 osd objectstore = memstore
+osd fast shutdown = false
 memstore device bytes = 4294967296
 osd pool default size = 1
 osd pool default min size = 1
@@ -175,10 +176,16 @@ mon warn on pool no redundancy = false
 mon data avail warn = 5
 mon data avail crit = 1
 auth allow insecure global id reclaim = false
+[mon]
+admin socket = $RUN/\$cluster-\$name.asok
+[osd]
+admin socket = $RUN/\$cluster-\$name.asok
 [client.admin]
 keyring = $c/keyring/admin.keyring
+admin socket =
 [client.rgw.a]
 keyring = $c/keyring/rgw.keyring
+admin socket = $RUN/\$cluster-\$name.asok
 rgw frontends = beast endpoint=$HOST:$S3_PORT
 rgw thread pool size = 32
 rgw enable usage log = false
@@ -224,12 +231,22 @@ start_osd() {
     if alive osd ceph-osd; then log "ceph-osd already running"; return 0; fi
     local t0=$SECONDS
     spawn osd ceph-osd -f -c "$CEPH_CONF" -i "$id"
+    local up=0
     for _ in $(seq 150); do
-        ceph_cli osd stat 2>/dev/null | grep -q '1 up' && { log "ceph-osd.$id up ($((SECONDS - t0)) s)"; return 0; }
+        ceph_cli osd stat 2>/dev/null | grep -q '1 up' && { up=1; break; }
         alive osd ceph-osd || break
         sleep 0.3
     done
-    die "ceph-osd did not come up; see $LOGS/osd.out and $LOGS/ceph-osd.$id.log"
+    (( up )) || die "ceph-osd did not come up; see $LOGS/osd.out and $LOGS/ceph-osd.$id.log"
+    # The pools must answer again: memstore keeps objects in RAM and writes them to disk only on a
+    # clean stop, so after a crash or kill -9 the pools are gone for good. (`ceph pg stat` needs a
+    # mgr, which this stack does not run; a read with a timeout tells the same.)
+    if ceph_cli osd pool ls 2>/dev/null | grep -qx '.rgw.root'; then
+        if ! timeout 60 rados -c "$CEPH_CONF" -n client.admin --rados-osd-op-timeout 30 -p .rgw.root ls >/dev/null 2>&1; then
+            die "ceph-osd.$id is up but its pools do not answer: the RAM object store lost its data (the OSD was not stopped cleanly). Run '$0 purge' and '$0 up' to start afresh."
+        fi
+    fi
+    log "ceph-osd.$id up ($((SECONDS - t0)) s)"
 }
 
 start_rgw() {

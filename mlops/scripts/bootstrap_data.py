@@ -56,9 +56,8 @@ def ensure_dataset() -> str:
     if pulled.returncode == 0 and DATASET.is_file() and md5_file(DATASET) == want:
         log.info("Pulled %s (md5 %s).", DATASET, want)
         return "pulled"
-    log.warning(
-        "dvc pull did not bring the data (%s).", (pulled.stderr or pulled.stdout).strip().splitlines()[-1:]
-    )
+    said = [x for x in (pulled.stderr + pulled.stdout).splitlines() if "ERROR" in x or "missing" in x.lower()]
+    log.warning("dvc pull did not bring the data: %s", said[0].strip() if said else f"exit {pulled.returncode}")
     if md5_file(PRODUCTION_DATA) != want:
         raise RuntimeError(
             f"{DVC_FILE} points at md5 {want}, which no reachable DVC remote holds and which is not the "

@@ -104,7 +104,7 @@ def report_text(result: dict[str, Any]) -> str:
 
 
 def plots(y: np.ndarray, prob: np.ndarray, folder: Path) -> list[Path]:
-    """ROC and calibration curves as PNG files."""
+    """ROC and calibration curves as PNG files, each against its diagonal."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,24 +113,29 @@ def plots(y: np.ndarray, prob: np.ndarray, folder: Path) -> list[Path]:
     from sklearn.metrics import roc_curve
 
     fpr, tpr, _ = roc_curve(y, prob)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(fpr, tpr, label="production")
-    ax.plot([0, 1], [0, 1], "--", color="grey")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    ax.legend()
-    roc_png = folder / "roc.png"
-    fig.savefig(roc_png, dpi=80, bbox_inches="tight")
-    plt.close(fig)
     frac, mean_pred = calibration_curve(y, prob, n_bins=10)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(mean_pred, frac, "o-", label="production")
-    ax.plot([0, 1], [0, 1], "--", color="grey")
-    ax.set(xlabel="predicted probability", ylabel="observed match rate", title="Calibration")
-    ax.legend()
-    cal_png = folder / "calibration.png"
-    fig.savefig(cal_png, dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return [roc_png, cal_png]
+    curves = [
+        ("roc.png", "ROC", fpr, tpr, "-", ("false positive rate", "true positive rate")),
+        (
+            "calibration.png",
+            "Calibration",
+            mean_pred,
+            frac,
+            "o-",
+            ("predicted probability", "observed match rate"),
+        ),
+    ]
+    paths = []
+    for name, title, x, y_, style, (xlabel, ylabel) in curves:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.plot(x, y_, style, label="production")
+        ax.plot([0, 1], [0, 1], "--", color="grey")
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+        ax.legend()
+        fig.savefig(folder / name, dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(folder / name)
+    return paths
 
 
 def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, Any]:

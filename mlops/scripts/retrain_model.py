@@ -24,7 +24,7 @@ from ml_model.artifacts import ManifestError, load_model
 from ml_model.common import MANIFEST_FILE
 from ml_model.features import frame_columns
 from ml_model.schema import LABEL, SchemaError
-from ml_model.train_model import TrainConfig, library_versions, save_artifacts, train
+from ml_model.train_model import TrainConfig, import_keras, library_versions, save_artifacts, train
 from mlops.mlflow_setup import REGISTERED_MODEL, TrackingUnavailable, configure
 from mlops.scripts.gate import Decision, decide
 from mlops.scripts.utils import (
@@ -67,9 +67,7 @@ def train_config(params: dict[str, Any]) -> TrainConfig:
     )
 
 
-def _log_to_mlflow(
-    mlflow: Any, run_name: str, ts: str, info: dict[str, Any], trained: Any, x_sample: Any
-) -> Any:
+def _log_to_mlflow(mlflow: Any, info: dict[str, Any], trained: Any, x_sample: Any) -> Any:
     """Params, metrics (candidate and ``production_``), tags, metrics.json and the model."""
     from mlflow.models import infer_signature
 
@@ -127,6 +125,8 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
     staging = Path(tempfile.mkdtemp(prefix=f"{version}.", dir=STAGING_DIR))
     try:
         with mlflow_run(mlflow, f"retrain_{ts}", {"timestamp": ts, "data_hash": digest}) as run:
+            with timer("importing TensorFlow"):
+                import_keras()
             with timer("training"):
                 trained = train(train_df, config, verbose=2)
             with timer("scoring"):
@@ -163,7 +163,7 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
                     "production_version": production.version, "candidate": candidate, "production": prod,
                     "record": record,
                 }  # fmt: skip
-                logged = _log_to_mlflow(mlflow, f"retrain_{ts}", ts, info, trained, x_sample)
+                logged = _log_to_mlflow(mlflow, info, trained, x_sample)
                 roc = roc_points(
                     test_df[LABEL].to_numpy(),
                     {"candidate": candidate_model, "production": production},
