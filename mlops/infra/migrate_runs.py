@@ -231,6 +231,7 @@ def migrate(source: str, dest: str, experiments: list[str] | None = None, artifa
     if source.startswith("file:"):
         os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3.13+ refuses file stores without it
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     src, dst = _client(source), _client(dest)
     rep = Report()
     for exp in _paged(src.search_experiments, max_results=1000):

@@ -1,0 +1,210 @@
+"""Check the settings the sidecar and DVC will use against the real services; name the wrong one.
+
+    eval "$(mlops/infra/stack.sh env)"
+    python mlops/infra/preflight.py                 # MLflow server + the DVC remote $DVC_REMOTE
+    python mlops/infra/preflight.py --remote s3remote --skip-mlflow
+
+One line per check, ``ok`` or ``FAIL`` with what to change; exit status 1 if any check failed.
+It only reads: GET /health and one artifact listing on the MLflow server, one object listing
+in the DVC remote's bucket. Needs no DVC import (reads .dvc/config and .dvc/config.local itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import json
+import os
+import re
+import socket
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 5.0
+
+
+@dataclass
+class Check:
+    ok: bool
+    what: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.what}"
+
+
+# --------------------------------------------------------------------------------------------
+# MLflow
+# --------------------------------------------------------------------------------------------
+def check_mlflow(uri: str | None) -> list[Check]:
+    if not uri:
+        return [Check(True, "MLFLOW_TRACKING_URI is not set: the sidecar uses the embedded file store")]
+    if urlparse(uri).scheme not in ("http", "https"):
+        return [Check(True, f"MLFLOW_TRACKING_URI={uri} is not a server; nothing to reach")]
+    base = uri.rstrip("/")
+    try:
+        with urllib.request.urlopen(base + "/health", timeout=TIMEOUT_S) as resp:
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")[:200]
+        hint = ""
+        if exc.code == 403 and "host" in body.lower():
+            hint = (" - the server's host check refused the Host header; start it with --allowed-hosts "
+                    "listing this name (the list replaces the defaults: keep localhost in it)")  # fmt: skip
+        return [Check(False, f"MLFLOW_TRACKING_URI={uri}: /health answered {exc.code}{hint}")]
+    except (urllib.error.URLError, OSError) as exc:
+        return [Check(False, f"MLFLOW_TRACKING_URI={uri}: unreachable ({getattr(exc, 'reason', exc)})")]
+    checks = [Check(True, f"MLFLOW_TRACKING_URI={uri} answers /health")]
+    # /health is exempt from the server's host check; an API call is not.
+    try:
+        with urllib.request.urlopen(base + "/api/2.0/mlflow/experiments/search?max_results=1", timeout=15) as resp:
+            resp.read()
+        checks.append(Check(True, "the server accepts API calls for this host name"))
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")[:200]
+        if exc.code == 403 and "host" in body.lower():
+            host = urlparse(uri).netloc
+            return [*checks, Check(False, f"the server at {uri} refuses the Host header {host!r} ({body.strip()}): "
+                                          "start it with --allowed-hosts including that name (the list REPLACES "
+                                          "the defaults: keep localhost,127.0.0.1 in it)")]  # fmt: skip
+        return [*checks, Check(False, f"MLFLOW_TRACKING_URI={uri}: the API answered {exc.code}: {body}")]
+    except (urllib.error.URLError, OSError) as exc:
+        return [*checks, Check(False, f"MLFLOW_TRACKING_URI={uri}: API call failed ({exc})")]
+    # The server's own object-store keys: list the artifact root through its proxy.
+    url = base + "/api/2.0/mlflow-artifacts/artifacts?path="
+    try:
+        with urllib.request.urlopen(url, timeout=15) as resp:
+            json.loads(resp.read() or b"{}")
+        checks.append(Check(True, "the server reaches its artifact store"))
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        if exc.code == 404 or "not enabled" in body.lower() or "serve-artifacts" in body:
+            checks.append(Check(True, "the server does not proxy artifacts (clients write them directly)"))
+        else:
+            checks.append(Check(False, f"the server at {uri} cannot use its artifact store: {exc.code} "
+                                       f"{_s3_hint(body) or body[:300]}"))  # fmt: skip
+    except (urllib.error.URLError, OSError) as exc:
+        checks.append(Check(False, f"listing artifacts through {uri} failed: {exc}"))
+    return checks
+
+
+def _s3_hint(text: str) -> str:
+    if "InvalidAccessKeyId" in text:
+        return "(the server's AWS_ACCESS_KEY_ID is unknown to the object store)"
+    if "SignatureDoesNotMatch" in text:
+        return "(the server's AWS_SECRET_ACCESS_KEY does not match its AWS_ACCESS_KEY_ID)"
+    if "NoSuchBucket" in text:
+        return "(the bucket of --artifacts-destination does not exist)"
+    if "Failed to list artifacts" in text and ("UNAUTHENTICATED" in text or "PERMISSION_DENIED" in text):
+        return ("(the object store refused the server's keys: check AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY in the server's environment)")
+    if "Could not connect" in text or "EndpointConnectionError" in text:
+        return "(the object store at the server's MLFLOW_S3_ENDPOINT_URL does not answer)"
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# DVC remote
+# --------------------------------------------------------------------------------------------
+def dvc_remote(repo: Path, name: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(name, merged settings, where each setting came from) from .dvc/config and config.local."""
+    merged: dict[str, str] = {}
+    source: dict[str, str] = {}
+    default = None
+    for fname in ("config", "config.local"):
+        path = repo / ".dvc" / fname
+        if not path.is_file():
+            continue
+        cp = configparser.ConfigParser()
+        cp.read(path)
+        if cp.has_option("core", "remote"):
+            default = cp.get("core", "remote")
+        for section in cp.sections():
+            m = re.fullmatch(r"""'?remote\s+"([^"]+)"'?""", section)
+            if m and m.group(1) == (name or default):
+                for k, v in cp.items(section):
+                    merged[k] = v
+                    source[k] = f".dvc/{fname}"
+    return (name or default or ""), merged, source
+
+
+def check_dvc(repo: Path, name: str | None) -> list[Check]:
+    name, conf, where = dvc_remote(repo, name)
+    if not name or "url" not in conf:
+        return [Check(False, f"no DVC remote {name or '(default)'} in {repo}/.dvc/config")]
+    url = conf["url"]
+    if not url.startswith("s3://"):
+        return [Check(True, f"DVC remote {name} is {url}, not S3; nothing to reach")]
+    endpoint = conf.get("endpointurl") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    ep_setting = f"remote.{name}.endpointurl in {where.get('endpointurl', 'the environment')}"
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    checks: list[Check] = []
+    if endpoint:
+        p = urlparse(endpoint)
+        try:
+            socket.create_connection((p.hostname, p.port or (443 if p.scheme == "https" else 80)), TIMEOUT_S).close()
+            checks.append(Check(True, f"object store {endpoint} answers ({ep_setting})"))
+        except OSError as exc:
+            return [Check(False, f"object store {endpoint} ({ep_setting}) does not answer: {exc}")]
+    if "access_key_id" in conf:
+        key, key_name = conf["access_key_id"], f"remote.{name}.access_key_id in {where['access_key_id']}"
+    else:
+        key, key_name = os.environ.get("AWS_ACCESS_KEY_ID"), "AWS_ACCESS_KEY_ID"
+    if "secret_access_key" in conf:
+        sec, sec_name = conf["secret_access_key"], f"remote.{name}.secret_access_key in {where['secret_access_key']}"
+    else:
+        sec, sec_name = os.environ.get("AWS_SECRET_ACCESS_KEY"), "AWS_SECRET_ACCESS_KEY"
+    if not key or not sec:
+        missing = " and ".join(n for n, v in ((key_name, key), (sec_name, sec)) if not v)
+        return [*checks, Check(False, f"{missing} not set (eval \"$(mlops/infra/stack.sh env)\", or "
+                                      f"dvc remote modify --local {name} access_key_id/secret_access_key)")]  # fmt: skip
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=sec,
+        region_name=conf.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=TIMEOUT_S, read_timeout=15),
+    )  # fmt: skip
+    try:
+        s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        why = {
+            "InvalidAccessKeyId": f"{key_name} is not known to the object store",
+            "SignatureDoesNotMatch": f"{sec_name} does not match {key_name}",
+            "NoSuchBucket": f"bucket {bucket} does not exist (remote.{name}.url in {where.get('url')})",
+            "AccessDenied": f"the keys ({key_name}) are valid but may not list bucket {bucket}",
+        }.get(code, f"{code or exc}")
+        return [*checks, Check(False, f"DVC remote {name} ({url}): {why}")]
+    except BotoCoreError as exc:
+        return [*checks, Check(False, f"DVC remote {name} ({url}): {exc}")]
+    checks.append(Check(True, f"DVC remote {name} ({url}): {key_name}/{sec_name} accepted, bucket readable"))
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="repository whose .dvc/config to read")
+    parser.add_argument("--remote", default=os.environ.get("DVC_REMOTE"),
+                        help="DVC remote to check (default: $DVC_REMOTE, else the default remote)")  # fmt: skip
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--skip-dvc", action="store_true")
+    args = parser.parse_args(argv)
+    checks: list[Check] = []
+    if not args.skip_mlflow:
+        checks += check_mlflow(os.environ.get("MLFLOW_TRACKING_URI"))
+    if not args.skip_dvc:
+        checks += check_dvc(args.repo, args.remote)
+    for c in checks:
+        print(c.line())
+    return 0 if all(c.ok for c in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
