@@ -8,6 +8,8 @@ same probabilities to 1e-5 in microseconds, and keeps TensorFlow out of the serv
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from ml_model.common import ARTIFACT_FILES, ENCODER_FILE, MANIFEST_FILE, MODEL_FILE, SCALER_FILE, sha256_file
+from ml_model.common import ARTIFACT_FILES, ENCODER_FILE, MANIFEST_FILE, MODEL_FILE, SCALER_FILE
 from ml_model.features import NUMERIC_FEATURES, numeric_matrix
 from ml_model.schema import CATEGORICAL
 
@@ -50,8 +52,15 @@ def read_manifest(model_dir: str | Path) -> dict[str, Any]:
 
 def verify_manifest(model_dir: str | Path) -> dict[str, Any]:
     """Return the manifest when every artifact's sha256 matches it; raise ManifestError otherwise."""
+    return read_verified(model_dir)[0]
+
+
+def read_verified(model_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and the artifacts' bytes, each hashed as read: what is loaded is exactly what
+    was checked, even if the files are replaced in between (a promotion)."""
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
+    blobs: dict[str, bytes] = {}
     for name in ARTIFACT_FILES:
         expected = manifest["artifacts"].get(name)
         path = model_dir / name
@@ -59,13 +68,14 @@ def verify_manifest(model_dir: str | Path) -> dict[str, Any]:
             raise ManifestError(f"{model_dir / MANIFEST_FILE}: no sha256 recorded for {name}")
         if not path.is_file():
             raise ManifestError(f"{path}: artifact missing")
-        actual = sha256_file(path)
+        blobs[name] = path.read_bytes()
+        actual = hashlib.sha256(blobs[name]).hexdigest()
         if actual != expected:
             raise ManifestError(
                 f"{path}: sha256 {actual[:12]}... does not match the manifest's {expected[:12]}...; "
                 "the file was changed after training, refusing to load it"
             )
-    return manifest
+    return manifest, blobs
 
 
 @dataclass(frozen=True)
@@ -75,9 +85,10 @@ class DenseLayer:
     activation: str
 
 
-def read_dense_layers(h5_path: str | Path) -> list[DenseLayer]:
-    """The Dense layers of a Keras .h5 file in order, read with h5py (no TensorFlow)."""
-    with h5py.File(h5_path, "r") as fh:
+def read_dense_layers(h5: str | Path | bytes) -> list[DenseLayer]:
+    """The Dense layers of a Keras .h5 file (a path or its bytes) in order, read with h5py (no TensorFlow)."""
+    h5_path = "<bytes>" if isinstance(h5, bytes) else h5
+    with h5py.File(io.BytesIO(h5) if isinstance(h5, bytes) else h5, "r") as fh:
         config = json.loads(fh.attrs["model_config"])
         weights = fh["model_weights"]
         layers: list[DenseLayer] = []
@@ -159,9 +170,8 @@ class LoadedModel:
 
 def load_model(model_dir: str | Path) -> LoadedModel:
     """Verify the manifest, then unpickle the preprocessors and read the network's weights."""
-    model_dir = Path(model_dir)
-    manifest = verify_manifest(model_dir)
-    encoder = joblib.load(model_dir / ENCODER_FILE)
-    scaler = joblib.load(model_dir / SCALER_FILE)
-    scorer = FastScorer(encoder, scaler, read_dense_layers(model_dir / MODEL_FILE))
+    manifest, blobs = read_verified(model_dir)
+    encoder = joblib.load(io.BytesIO(blobs[ENCODER_FILE]))
+    scaler = joblib.load(io.BytesIO(blobs[SCALER_FILE]))
+    scorer = FastScorer(encoder, scaler, read_dense_layers(blobs[MODEL_FILE]))
     return LoadedModel(manifest, encoder, scaler, scorer)

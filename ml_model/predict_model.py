@@ -36,6 +36,7 @@ from ml_model.schema import (
     FEATURE_FIELDS,
     LAWYER_FIELDS,
     PAIR_FIELDS,
+    InvalidRecord,
     unknown_categories,
     validate_record,
     validate_records,
@@ -68,7 +69,7 @@ class ModelHolder:
     def reload(self) -> bool:
         try:
             new = load_model(self.model_dir)
-        except (ManifestError, OSError, ValueError) as exc:
+        except Exception as exc:
             log.error("Reload failed, still serving model %s: %s", self.model.version, exc)
             return False
         old, self.model = self.model.version, new
@@ -86,8 +87,10 @@ def _parse_body() -> Any:
         pass
     try:  # the standard parser also reads NaN and Infinity, so validation can name the field
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer over 4300 digits
         raise BadInput(f"request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise BadInput("request body is not valid JSON: nested too deeply") from None
 
 
 def _list_field(body: Any, name: str) -> list:
@@ -133,7 +136,10 @@ def create_app(model_dir: str | Path | None = None, prediction_log: str | Path |
                 rows[:10].tolist(),
                 sorted(unknown),
             )
-        probs = model.scorer.score(cols, n).tolist()
+        scores = model.scorer.score(cols, n)
+        if not np.isfinite(scores).all():  # cannot happen within the schema's bounds; never answer NaN
+            raise RuntimeError(f"model {model.version} produced a non-finite probability")
+        probs = scores.tolist()
         holder.instances_scored += n
         g.log_entry = (model.version, time.time(), cols, probs)
         return model, probs
@@ -192,8 +198,8 @@ def create_app(model_dir: str | Path | None = None, prediction_log: str | Path |
     def bad_input(exc: BadInput) -> Response:
         return json_response({"error": str(exc)}, exc.status)
 
-    @app.errorhandler(ValueError)
-    def bad_value(exc: ValueError) -> Response:
+    @app.errorhandler(InvalidRecord)
+    def bad_record(exc: InvalidRecord) -> Response:
         return json_response({"error": str(exc)}, 400)
 
     @app.errorhandler(HTTPException)

@@ -41,13 +41,15 @@ class Field:
         return f"{noun} in [{lo}, {hi}]"
 
 
+# Upper bounds on open-ended numbers keep absurd values (1e308) from reaching the network, where
+# they would overflow to NaN; they sit far above anything real.
 CASE_FIELDS: tuple[Field, ...] = (
     Field("case_type", "category", CASE_TYPES),
     Field("case_complexity", "int", min=1, max=5),
     Field("urgency", "category", URGENCIES),
     Field("client_language", "category", LANGUAGES),
     Field("client_region", "category", REGIONS),
-    Field("client_income", "float", min=0),
+    Field("client_income", "float", min=0, max=10_000_000),
 )
 LAWYER_FIELDS: tuple[Field, ...] = (
     Field("lawyer_specialization", "category", CASE_TYPES),
@@ -55,10 +57,10 @@ LAWYER_FIELDS: tuple[Field, ...] = (
     Field("lawyer_region", "category", REGIONS),
     Field("lawyer_experience_years", "float", min=0, max=45),
     Field("lawyer_rating", "float", min=1.0, max=5.0),
-    Field("lawyer_active_cases", "int", min=0),
-    Field("lawyer_hourly_rate", "float", min=0),
+    Field("lawyer_active_cases", "int", min=0, max=1000),
+    Field("lawyer_hourly_rate", "float", min=0, max=10_000),
 )
-PAIR_FIELDS: tuple[Field, ...] = (Field("distance_km", "float", min=0),)
+PAIR_FIELDS: tuple[Field, ...] = (Field("distance_km", "float", min=0, max=20_000),)  # half the equator
 FEATURE_FIELDS: tuple[Field, ...] = CASE_FIELDS + LAWYER_FIELDS + PAIR_FIELDS
 LABEL_FIELD = Field("match", "int", min=0, max=1)
 ALL_FIELDS: tuple[Field, ...] = (*FEATURE_FIELDS, LABEL_FIELD)
@@ -104,6 +106,9 @@ def _column_problems(field: Field, values: pd.Series, source: str) -> list[str]:
         as_text = values.astype("string")
         bad = ~missing & ~as_text.isin(field.vocab).fillna(False).to_numpy()
         report(bad, f"not {field.describe()}")
+        return problems
+    if values.dtype == bool:
+        report(np.ones(len(values), dtype=bool), f"not {field.describe()} (a true/false value)")
         return problems
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     not_number = ~missing & np.isnan(numbers)
@@ -171,31 +176,41 @@ def read_dataset(path: str | Path, require_label: bool = True) -> pd.DataFrame:
     return validate_frame(df, source=str(path), require_label=require_label)
 
 
+class InvalidRecord(ValueError):
+    """One JSON object breaks the contract; the message names the object and the field."""
+
+
 def validate_record(record: Any, fields: tuple[Field, ...], where: str) -> dict[str, Any]:
     """Check one JSON object field by field; raise ValueError naming the first bad field.
 
     An unknown category is accepted (the encoder ignores it) and reported by ``unknown_categories``.
     """
     if not isinstance(record, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        raise InvalidRecord(f"{where}: expected a JSON object, got {type(record).__name__}")
     clean: dict[str, Any] = {}
     for field in fields:
         if field.name not in record:
-            raise ValueError(f"{where}: missing field '{field.name}'")
+            raise InvalidRecord(f"{where}: missing field '{field.name}'")
         value = record[field.name]
         if field.kind == "category":
             if not isinstance(value, str):
-                raise ValueError(f"{where}: field '{field.name}' must be a string, got {value!r}")
+                raise InvalidRecord(f"{where}: field '{field.name}' must be a string, got {value!r}")
             clean[field.name] = value
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{where}: field '{field.name}' must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"{where}: field '{field.name}' must be finite, got {value!r}")
+            raise InvalidRecord(f"{where}: field '{field.name}' must be a number, got {value!r}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer too large for a float
+            raise InvalidRecord(
+                f"{where}: field '{field.name}' must be {field.describe()}, got a {len(str(value))}-digit number"
+            ) from None
+        if not finite:
+            raise InvalidRecord(f"{where}: field '{field.name}' must be finite, got {value!r}")
         if field.kind == "int" and value != int(value):
-            raise ValueError(f"{where}: field '{field.name}' must be an integer, got {value!r}")
+            raise InvalidRecord(f"{where}: field '{field.name}' must be an integer, got {value!r}")
         if (field.min is not None and value < field.min) or (field.max is not None and value > field.max):
-            raise ValueError(f"{where}: field '{field.name}' must be {field.describe()}, got {value!r}")
+            raise InvalidRecord(f"{where}: field '{field.name}' must be {field.describe()}, got {value!r}")
         clean[field.name] = int(value) if field.kind == "int" else float(value)
     return clean
 
@@ -229,7 +244,11 @@ def validate_records(items: list[Any], fields: tuple[Field, ...], where: str) ->
         if not types <= _NUMBER_TYPES:
             ok = False
             break
-        arr = np.array(col, dtype=np.float64)
+        try:
+            arr = np.array(col, dtype=np.float64)
+        except OverflowError:
+            ok = False
+            break
         bad = ~np.isfinite(arr)
         if field.kind == "int":
             bad |= arr != np.round(arr)
@@ -244,7 +263,7 @@ def validate_records(items: list[Any], fields: tuple[Field, ...], where: str) ->
     if not ok:
         for i, item in enumerate(items):
             validate_record(item, fields, f"{where}[{i}]")
-        raise ValueError(f"{where}: invalid entries")  # not reached: the record check names the problem
+        raise InvalidRecord(f"{where}: invalid entries")  # not reached: the record check names the problem
     return cols
 
 

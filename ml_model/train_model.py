@@ -68,7 +68,14 @@ class Trained:
 
 def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The deterministic stratified split every component uses."""
-    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[LABEL])
+    try:
+        train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[LABEL])
+    except ValueError as exc:
+        counts = df[LABEL].value_counts().to_dict()
+        raise ValueError(
+            f"cannot split {len(df)} rows (labels {counts}) into train and test sets: {exc}; "
+            "both labels need several rows"
+        ) from None
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 

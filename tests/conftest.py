@@ -86,6 +86,20 @@ def copy_artifacts(dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Anything in the test process that reaches MLflow without its own URI lands in a temporary
+    store, never in the work tree (MLflow's own default is ./mlflow.db)."""
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = (tmp_path_factory.mktemp("mlflow") / "store").as_uri()
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    yield
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+
+
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("service")

@@ -264,7 +264,9 @@ def migrate(source: str, dest: str, experiments: list[str] | None = None, artifa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", default=DEFAULT_SOURCE, help=f"tracking URI to read (default {DEFAULT_SOURCE})")
+    parser.add_argument(
+        "--source", default=DEFAULT_SOURCE, help=f"tracking URI to read (default {DEFAULT_SOURCE})"
+    )
     parser.add_argument("--dest", default=os.environ.get("MLFLOW_TRACKING_URI"),
                         help="tracking URI to write (default: $MLFLOW_TRACKING_URI)")  # fmt: skip
     parser.add_argument("--experiment", action="append", help="only this experiment (repeatable)")

@@ -61,7 +61,9 @@ def check_mlflow(uri: str | None) -> list[Check]:
     checks = [Check(True, f"MLFLOW_TRACKING_URI={uri} answers /health")]
     # /health is exempt from the server's host check; an API call is not.
     try:
-        with urllib.request.urlopen(base + "/api/2.0/mlflow/experiments/search?max_results=1", timeout=15) as resp:
+        with urllib.request.urlopen(
+            base + "/api/2.0/mlflow/experiments/search?max_results=1", timeout=15
+        ) as resp:
             resp.read()
         checks.append(Check(True, "the server accepts API calls for this host name"))
     except urllib.error.HTTPError as exc:
@@ -100,8 +102,10 @@ def _s3_hint(text: str) -> str:
     if "NoSuchBucket" in text:
         return "(the bucket of --artifacts-destination does not exist)"
     if "Failed to list artifacts" in text and ("UNAUTHENTICATED" in text or "PERMISSION_DENIED" in text):
-        return ("(the object store refused the server's keys: check AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY in the server's environment)")
+        return (
+            "(the object store refused the server's keys: check AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY in the server's environment)"
+        )
     if "Could not connect" in text or "EndpointConnectionError" in text:
         return "(the object store at the server's MLFLOW_S3_ENDPOINT_URL does not answer)"
     return ""
@@ -139,14 +143,18 @@ def check_dvc(repo: Path, name: str | None) -> list[Check]:
     url = conf["url"]
     if not url.startswith("s3://"):
         return [Check(True, f"DVC remote {name} is {url}, not S3; nothing to reach")]
-    endpoint = conf.get("endpointurl") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = (
+        conf.get("endpointurl") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
     ep_setting = f"remote.{name}.endpointurl in {where.get('endpointurl', 'the environment')}"
     bucket, _, prefix = url[len("s3://") :].partition("/")
     checks: list[Check] = []
     if endpoint:
         p = urlparse(endpoint)
         try:
-            socket.create_connection((p.hostname, p.port or (443 if p.scheme == "https" else 80)), TIMEOUT_S).close()
+            socket.create_connection(
+                (p.hostname, p.port or (443 if p.scheme == "https" else 80)), TIMEOUT_S
+            ).close()
             checks.append(Check(True, f"object store {endpoint} answers ({ep_setting})"))
         except OSError as exc:
             return [Check(False, f"object store {endpoint} ({ep_setting}) does not answer: {exc}")]
@@ -155,7 +163,10 @@ def check_dvc(repo: Path, name: str | None) -> list[Check]:
     else:
         key, key_name = os.environ.get("AWS_ACCESS_KEY_ID"), "AWS_ACCESS_KEY_ID"
     if "secret_access_key" in conf:
-        sec, sec_name = conf["secret_access_key"], f"remote.{name}.secret_access_key in {where['secret_access_key']}"
+        sec, sec_name = (
+            conf["secret_access_key"],
+            f"remote.{name}.secret_access_key in {where['secret_access_key']}",
+        )
     else:
         sec, sec_name = os.environ.get("AWS_SECRET_ACCESS_KEY"), "AWS_SECRET_ACCESS_KEY"
     if not key or not sec:

@@ -28,6 +28,7 @@ HELP=$HERE/stack_helpers.py
 DVC_REMOTE_NAME=s3remote
 
 log() { printf '[stack] %s\n' "$*" >&2; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
@@ -205,10 +206,10 @@ EOF
 start_mon() {
     if alive mon ceph-mon; then log "ceph-mon already running"; return 0; fi
     need_port_free "$MON_PORT" "ceph-mon"
-    local t0=$SECONDS
+    local t0=$EPOCHREALTIME
     spawn mon ceph-mon -f -c "$CEPH_CONF" -i a
     for _ in $(seq 100); do
-        ceph_cli mon stat >/dev/null 2>&1 && { log "ceph-mon up on $HOST:$MON_PORT ($((SECONDS - t0)) s)"; return 0; }
+        ceph_cli mon stat >/dev/null 2>&1 && { log "ceph-mon up on $HOST:$MON_PORT ($(since "$t0") s)"; return 0; }
         alive mon ceph-mon || break
         sleep 0.3
     done
@@ -229,7 +230,7 @@ start_osd() {
     fi
     id=$(cat "$c/osd.id")
     if alive osd ceph-osd; then log "ceph-osd already running"; return 0; fi
-    local t0=$SECONDS
+    local t0=$EPOCHREALTIME
     spawn osd ceph-osd -f -c "$CEPH_CONF" -i "$id"
     local up=0
     for _ in $(seq 150); do
@@ -246,7 +247,7 @@ start_osd() {
             die "ceph-osd.$id is up but its pools do not answer: the RAM object store lost its data (the OSD was not stopped cleanly). Run '$0 purge' and '$0 up' to start afresh."
         fi
     fi
-    log "ceph-osd.$id up ($((SECONDS - t0)) s)"
+    log "ceph-osd.$id up ($(since "$t0") s)"
 }
 
 start_rgw() {
@@ -261,11 +262,11 @@ start_rgw() {
         log "radosgw already running"
     else
         need_port_free "$S3_PORT" "radosgw"
-        local t0=$SECONDS
+        local t0=$EPOCHREALTIME
         spawn rgw radosgw -f -c "$CEPH_CONF" -n client.rgw.a
         "$PY" "$HELP" wait-http "http://$HOST:$S3_PORT/" 120 \
             || die "radosgw did not answer on $HOST:$S3_PORT; see $LOGS/rgw.out and $LOGS/radosgw.log"
-        log "radosgw up on http://$HOST:$S3_PORT ($((SECONDS - t0)) s)"
+        log "radosgw up on http://$HOST:$S3_PORT ($(since "$t0") s)"
     fi
     if ! timeout 60 radosgw-admin -c "$CEPH_CONF" -n client.admin user info --uid=legalaid >/dev/null 2>&1; then
         timeout 60 radosgw-admin -c "$CEPH_CONF" -n client.admin user create --uid=legalaid \
@@ -320,12 +321,12 @@ start_pg() {
         log "PostgreSQL already running"
     else
         need_port_free "$PG_PORT" "PostgreSQL"
-        local t0=$SECONDS
+        local t0=$EPOCHREALTIME
         # pg_ctl starts the server in its own session (setsid) and writes postmaster.pid.
         as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$PGDATA_DIR/server.log" -w -t 60 \
             -o "-c listen_addresses=$HOST -p $PG_PORT -k $PGDATA_DIR -c shared_buffers=32MB -c max_connections=40" \
             start >>"$LOGS/pg.out" 2>&1 || die "PostgreSQL did not start; see $PGDATA_DIR/server.log"
-        log "PostgreSQL up on $HOST:$PG_PORT ($((SECONDS - t0)) s)"
+        log "PostgreSQL up on $HOST:$PG_PORT ($(since "$t0") s)"
     fi
     local psql=(as_pg "$PG_BIN/psql" -h "$PGDATA_DIR" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
     if [[ $("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='mlflow'") != 1 ]]; then
@@ -358,7 +359,7 @@ start_mlflow() {
     if alive mlflow "mlflow"; then log "mlflow server already running"; return 0; fi
     [[ -x $MLFLOW_BIN ]] || die "no mlflow at $MLFLOW_BIN (make install, or set STACK_PYTHON)"
     need_port_free "$MLFLOW_PORT" "mlflow server"
-    local t0=$SECONDS extra=()
+    local t0=$EPOCHREALTIME extra=()
     [[ -n ${STACK_ALLOWED_HOSTS:-} ]] && extra+=(--allowed-hosts "$STACK_ALLOWED_HOSTS")
     # The job runner and its huey workers (1.8 GiB) serve features we do not use.
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
@@ -372,7 +373,7 @@ start_mlflow() {
     if ! "$PY" "$HELP" wait-http "http://$HOST:$MLFLOW_PORT/health" 180 ok; then
         die "mlflow server did not answer /health on $HOST:$MLFLOW_PORT; see $LOGS/mlflow.out"
     fi
-    log "mlflow server up on http://$HOST:$MLFLOW_PORT ($((SECONDS - t0)) s)"
+    log "mlflow server up on http://$HOST:$MLFLOW_PORT ($(since "$t0") s)"
 }
 
 # ---------------------------------------------------------------------------------------------

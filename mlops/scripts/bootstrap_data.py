@@ -51,13 +51,21 @@ def ensure_dataset() -> str:
     if DATASET.is_file() and md5_file(DATASET) == want:
         log.info("%s is present and matches %s.", DATASET, DVC_FILE.name)
         return "present"
+    if DATASET.is_file():
+        raise RuntimeError(
+            f"{DATASET} differs from the version {DVC_FILE.name} names (md5 {want}); not overwriting it. "
+            "If it is a new version: `dvc add mlops/data/matchmaking_dataset.csv`, commit the .dvc file and "
+            "`dvc push`. To discard it: `dvc checkout --force mlops/data/matchmaking_dataset.csv.dvc`."
+        )
     log.info("Pulling %s from the DVC remote.", DATASET.name)
     pulled = dvc("pull", str(DVC_FILE.relative_to(REPO_ROOT)))
     if pulled.returncode == 0 and DATASET.is_file() and md5_file(DATASET) == want:
         log.info("Pulled %s (md5 %s).", DATASET, want)
         return "pulled"
     said = [x for x in (pulled.stderr + pulled.stdout).splitlines() if "ERROR" in x or "missing" in x.lower()]
-    log.warning("dvc pull did not bring the data: %s", said[0].strip() if said else f"exit {pulled.returncode}")
+    log.warning(
+        "dvc pull did not bring the data: %s", said[0].strip() if said else f"exit {pulled.returncode}"
+    )
     if md5_file(PRODUCTION_DATA) != want:
         raise RuntimeError(
             f"{DVC_FILE} points at md5 {want}, which no reachable DVC remote holds and which is not the "

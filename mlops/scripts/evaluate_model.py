@@ -8,9 +8,14 @@ calibration plots. No TensorFlow: scoring is the service's NumPy path.
 
 from __future__ import annotations
 
+import sys
+
+# Before anything from ml_model/ is imported: the sidecar only reads ml_model/, so it must not
+# leave a __pycache__ folder there either.
+sys.dont_write_bytecode = True
+
 import argparse
 import logging
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,8 +25,8 @@ import pandas as pd
 
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
 from ml_model.metrics import classification_metrics, expected_calibration_error
-from ml_model.schema import LABEL, SchemaError
-from mlops.mlflow_setup import TrackingUnavailable, configure
+from ml_model.schema import LABEL
+from mlops.mlflow_setup import configure
 from mlops.scripts.utils import (
     DATASET,
     EVAL_LATEST,
@@ -38,6 +43,7 @@ from mlops.scripts.utils import (
     load_params,
     load_production,
     mlflow_run,
+    run_cli,
     score,
     setup_logging,
     test_split,
@@ -202,12 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="params.yaml (the data split)")
     args = parser.parse_args(argv)
     setup_logging()
-    try:
-        evaluate(args.data, args.params)
-    except (SchemaError, ManifestError, TrackingUnavailable) as exc:
-        log.error("Refusing to evaluate: %s", exc)
-        return 2
-    return 0
+    return run_cli("evaluate", evaluate, args.data, args.params)[0]
 
 
 if __name__ == "__main__":

@@ -19,9 +19,14 @@ Writes ``mlops/reports/data_drift_report_<ts>.html`` and ``.json``; exits 0 even
 
 from __future__ import annotations
 
+import sys
+
+# Before anything from ml_model/ is imported: the sidecar only reads ml_model/, so it must not
+# leave a __pycache__ folder there either.
+sys.dont_write_bytecode = True
+
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ from mlops.scripts.utils import (
     atomic_write_json,
     load_params,
     load_production,
+    run_cli,
     score,
     setup_logging,
     test_split,
@@ -58,11 +64,13 @@ from mlops.scripts.utils import (
 log = logging.getLogger("monitor_model")
 
 
-def load_current(path: Path) -> tuple[pd.DataFrame, int]:
+def load_current(path: Path, seed: int = 0) -> tuple[pd.DataFrame, int]:
     """A CSV of the contract (labels optional) or a prediction log (.jsonl).
 
     The service scores unknown categories, so the log may hold them: those rows are counted and
-    left out of the drift tests (they are reported, not silently dropped). A CSV must be clean.
+    left out of the drift tests (they are reported, not silently dropped). A /rank request logs one
+    case beside many lawyers; so that one case does not weigh as much as a thousand, the monitor
+    draws one scored pair per request (seeded). A CSV must be clean and is used as it is.
     """
     if path.suffix == ".jsonl":
         try:
@@ -74,8 +82,9 @@ def load_current(path: Path) -> tuple[pd.DataFrame, int]:
             if f.kind == "category":
                 known &= logged[f.name].isin(f.vocab)
         unknown = int((~known).sum())
+        one_per_request = logged.loc[known].groupby("request", sort=False).sample(n=1, random_state=seed)
         return validate_frame(
-            logged.loc[known, list(FEATURES)].reset_index(drop=True), str(path), False
+            one_per_request[list(FEATURES)].reset_index(drop=True), str(path), False
         ), unknown
     return read_dataset(path, require_label=False), 0
 
@@ -170,7 +179,7 @@ def monitor(
     cfg = params["monitor"]
     with timer("loading data"):
         reference = read_dataset(reference_path)
-        current, unknown_rows = load_current(current_path)
+        current, unknown_rows = load_current(current_path, cfg["seed"])
         rows_in = len(current)
         if len(current) > cfg["max_rows"]:
             current = current.sample(cfg["max_rows"], random_state=cfg["seed"]).reset_index(drop=True)
@@ -202,6 +211,14 @@ def monitor(
     with timer("drift"):
         snapshot, columns = run_drift(reference, current, cfg)
     dataset_drift, reasons = drift_verdict(columns, quality, cfg)
+    enough = len(current) >= cfg["min_rows"]
+    if not enough:  # below this, sampling noise alone reaches the column threshold
+        log.warning("Only %d current rows: too few for a drift verdict (min_rows %d); scores are reported.",
+                    len(current), cfg["min_rows"])  # fmt: skip
+        dataset_drift, reasons = (
+            False,
+            [f"only {len(current)} rows, fewer than min_rows {cfg['min_rows']}: no verdict"],
+        )
     drifted = sorted(c for c, v in columns.items() if v["drifted"])
     ts = timestamp()
     result = {
@@ -211,6 +228,7 @@ def monitor(
         "rows": {"reference": len(reference), "current": rows_in, "tested": len(current)},
         "unknown_category_rows": unknown_rows,
         "dataset_drift": dataset_drift,
+        "enough_data": enough,
         "reasons": reasons,
         "rule": {k: cfg[k] for k in ("threshold", "drift_share", "key_features", "max_auc_drop")},
         "share_drifted": len(drifted) / len(columns),
@@ -249,11 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     current = args.current or default_current()
     log.info("Comparing %s (current) with %s (reference).", current, args.reference)
-    try:
-        result = monitor(args.reference, current, args.params, args.out_dir)
-    except SchemaError as exc:
-        log.error("Refusing to monitor: %s", exc)
-        return 2
+    code, result = run_cli("monitor", monitor, args.reference, current, args.params, args.out_dir)
+    if code:
+        return code
     return 1 if result["dataset_drift"] and args.fail_on_drift else 0
 
 

@@ -25,16 +25,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from ml_model.artifacts import ManifestError, verify_manifest
 from ml_model.common import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, atomic_write_json
 from mlops.mlflow_setup import REGISTERED_MODEL, TrackingUnavailable, configure
-from mlops.scripts.utils import ARCHIVE_DIR, MODELS_DIR, setup_logging, timestamp
+from mlops.scripts.utils import ARCHIVE_DIR, MODELS_DIR, TRACKING_DIR, setup_logging, timestamp
 
 log = logging.getLogger("promote_model")
 
 SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)  # the manifest last: it vouches for the others
 STAGING = ".promotion-staging"
 JOURNAL = ".promotion-journal.json"
+PROMOTE_LOCK = TRACKING_DIR / ".promote.lock"
 
 
 class PromotionError(RuntimeError):
@@ -66,6 +69,14 @@ def recover(prod_dir: Path = ML_MODEL_DIR) -> str | None:
         log.warning("Discarded the staging folder of a promotion that never reached its commit point.")
         return "discarded"
     return None
+
+
+def _recover_unless_dry(prod_dir: Path, dry_run: bool) -> None:
+    """A dry run changes nothing: it only says that an interrupted swap is waiting."""
+    if not dry_run:
+        recover(prod_dir)
+    elif (prod_dir / JOURNAL).exists() or (prod_dir / STAGING).exists():
+        log.warning("An interrupted promotion is waiting in %s; a real run finishes it first.", prod_dir)
 
 
 def swap_in(source: Path, prod_dir: Path = ML_MODEL_DIR, crash_after: int | None = None) -> None:
@@ -136,7 +147,7 @@ def move_champion(manifest: dict[str, Any]) -> str:
 
 
 def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
-    recover(prod_dir)
+    _recover_unless_dry(prod_dir, dry_run)
     source = MODELS_DIR / version
     if not source.is_dir():
         raise PromotionError(
@@ -164,7 +175,7 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
 
 
 def rollback(dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
-    recover(prod_dir)
+    _recover_unless_dry(prod_dir, dry_run)
     target = last_promotion_archive()
     if target is None:
         raise PromotionError(f"nothing to roll back: no un-restored promotion archive in {ARCHIVE_DIR}")
@@ -201,9 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     setup_logging()
+    lock = FileLock(PROMOTE_LOCK)
     try:
-        plan = rollback(args.dry_run) if args.rollback else promote(args.version, args.dry_run)
-    except PromotionError as exc:
+        PROMOTE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        with lock.acquire(timeout=0):
+            plan = rollback(args.dry_run) if args.rollback else promote(args.version, args.dry_run)
+    except Timeout:
+        log.error(
+            "Another promotion or rollback is running (lock %s); try again when it has finished.",
+            PROMOTE_LOCK,
+        )
+        return 3
+    except (PromotionError, OSError) as exc:
         log.error("Not promoted: %s", exc)
         return 2
     if args.dry_run:

@@ -8,11 +8,16 @@ with alias ``challenger``. Production (``ml_model/``) is read, never written.
 
 from __future__ import annotations
 
+import sys
+
+# Before anything from ml_model/ is imported: the sidecar only reads ml_model/, so it must not
+# leave a __pycache__ folder there either.
+sys.dont_write_bytecode = True
+
 import argparse
 import logging
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,12 +25,12 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ml_model.artifacts import ManifestError, load_model
+from ml_model.artifacts import load_model
 from ml_model.common import MANIFEST_FILE
 from ml_model.features import frame_columns
-from ml_model.schema import LABEL, SchemaError
+from ml_model.schema import LABEL
 from ml_model.train_model import TrainConfig, import_keras, library_versions, save_artifacts, train
-from mlops.mlflow_setup import REGISTERED_MODEL, TrackingUnavailable, configure
+from mlops.mlflow_setup import REGISTERED_MODEL, configure
 from mlops.scripts.gate import Decision, decide
 from mlops.scripts.utils import (
     DATASET,
@@ -46,6 +51,7 @@ from mlops.scripts.utils import (
     metrics_of,
     mlflow_run,
     roc_points,
+    run_cli,
     setup_logging,
     test_split,
     timestamp,
@@ -172,9 +178,8 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
             if decision.improved:
                 with timer("saving candidate"):
                     mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL)
-                    mlflow.tracking.MlflowClient().set_registered_model_alias(
-                        REGISTERED_MODEL, "challenger", mv.version
-                    )
+                    client = mlflow.tracking.MlflowClient()
+                    client.set_registered_model_alias(REGISTERED_MODEL, "challenger", mv.version)
                     record["registered_version"] = str(mv.version)
                     manifest = load_model(staging).manifest
                     manifest.update(
@@ -194,7 +199,11 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
                     atomic_write_json(staging / "metrics.json", record)
                     MODELS_DIR.mkdir(parents=True, exist_ok=True)
                     final = MODELS_DIR / version
-                    staging.rename(final)  # the candidate appears whole, or not at all
+                    try:
+                        staging.rename(final)  # the candidate appears whole, or not at all
+                    except OSError:
+                        client.delete_model_version(REGISTERED_MODEL, mv.version)  # no alias without a folder
+                        raise
                     record["saved_to"] = str(final.relative_to(MODELS_DIR.parent.parent))
                     log.info(
                         "Saved candidate %s to %s and set alias 'challenger' on version %s.",
@@ -241,16 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     try:
         shutil.rmtree(STAGING_DIR, ignore_errors=True)  # leftovers of a killed retrain; we hold the lock
-        retrain(args.data, args.params)
-    except SchemaError as exc:
-        log.error("Refusing to retrain: %s", exc)
-        return 2
-    except (ManifestError, TrackingUnavailable) as exc:
-        log.error("Refusing to retrain: %s", exc)
-        return 2
+        code, _ = run_cli("retrain", retrain, args.data, args.params)
     finally:
         lock.release()
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ml_model.artifacts import LoadedModel, load_model
+from ml_model.artifacts import LoadedModel, ManifestError, load_model
 from ml_model.common import (
     ML_MODEL_DIR,
     PRODUCTION_DATA,
@@ -33,7 +33,7 @@ from ml_model.features import frame_columns
 from ml_model.metrics import METRIC_NAMES, classification_metrics
 from ml_model.schema import FEATURES, LABEL, SchemaError, read_dataset
 from ml_model.train_model import split
-from mlops.mlflow_setup import EXPERIMENT_NAME
+from mlops.mlflow_setup import EXPERIMENT_NAME, TrackingUnavailable
 
 MLOPS_DIR = REPO_ROOT / "mlops"
 DATA_DIR = MLOPS_DIR / "data"
@@ -141,6 +141,22 @@ class Timer:
         return f"{total:.1f} s in all ({parts})"
 
 
+# What a sidecar run may meet that is the input's or the environment's fault, not a bug: bad data
+# or params, a tampered artifact, an unreachable tracking server, a missing file.
+EXPECTED_FAILURES = (SchemaError, ManifestError, TrackingUnavailable, ValueError, KeyError, OSError)
+
+
+def run_cli(action: str, fn: Callable[..., Any], *args: Any) -> tuple[int, Any]:
+    """Run a script's work; expected failures become one plain sentence and exit code 2."""
+    try:
+        return 0, fn(*args)
+    except KeyError as exc:
+        log.error("Could not %s: setting or column %s is missing (see mlops/params.yaml).", action, exc)
+    except EXPECTED_FAILURES as exc:
+        log.error("Could not %s: %s", action, exc)
+    return 2, None
+
+
 @contextlib.contextmanager
 def mlflow_run(mlflow: Any, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
     """An MLflow run that ends FINISHED on success and FAILED on any error or interruption.
@@ -189,4 +205,4 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ += ["close_orphaned_runs", "metrics_of", "roc_points"]
+__all__ += ["EXPECTED_FAILURES", "close_orphaned_runs", "metrics_of", "roc_points", "run_cli"]

@@ -185,6 +185,15 @@ def test_junk_never_causes_a_500(service: Service) -> None:
         b'{"instances": [{"case_type": []}]}',
         bytes(rng.integers(0, 256, 300, dtype=np.uint8)),
     ]
+    one = json.dumps({"instances": instances(1)})
+    bodies += [
+        one.replace('"client_income": ', '"client_income": 1' + "0" * 400 + ', "x": ', 1).encode(),  # > float
+        one.replace(
+            '"client_income": ', '"client_income": 1' + "0" * 5000 + ', "x": ', 1
+        ).encode(),  # > int parser
+        b"[" * 100_000 + b"]" * 100_000,  # nested deeper than the recursion limit
+        one.replace('"lawyer_hourly_rate": ', '"lawyer_hourly_rate": 1e308, "x": ', 1).encode(),
+    ]
     for path in ("/predict", "/rank"):
         for body in bodies:
             r = requests.post(

@@ -49,7 +49,7 @@ class Repo:
         return {
             str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(base.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts
+            if p.is_file()
         }
 
 

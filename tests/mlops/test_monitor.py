@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,13 +104,24 @@ def test_every_drift_profile_raises_the_alarm(world: dict, profile: str, rows: i
 def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) -> None:
     from ml_model.prediction_log import PredictionLog
 
-    fresh = simulate(1500, 41)
+    fresh = simulate(1500 * 20, 41)
     log_path = tmp_path / "predictions.jsonl"
     plog = PredictionLog(log_path)
-    cols = {c: fresh[c].to_numpy() for c in FEATURES}
-    cols["case_type"] = cols["case_type"].copy()
-    cols["case_type"][:5] = "maritime"  # the service scores unknown categories; the monitor counts them
-    plog.write("v_test", 0.0, cols, [0.5] * len(fresh))
+    for i in range(1500):  # /rank-shaped: one case, twenty lawyers per request
+        block = fresh.iloc[i * 20 : (i + 1) * 20]
+        cols = {c: block[c].to_numpy() for c in FEATURES}
+        for c in (
+            "case_type",
+            "case_complexity",
+            "urgency",
+            "client_language",
+            "client_region",
+            "client_income",
+        ):
+            cols[c] = np.repeat(cols[c][:1], 20)
+        if i < 5:  # the service scores unknown categories; the monitor counts and leaves them out
+            cols["case_type"] = np.array(["maritime"] * 20, dtype=object)
+        plog.write("v_test", 0.0, cols, [0.5] * 20)
     plog.close()
     out = tmp_path / "reports"
     r = shared_repo.script(
@@ -117,8 +129,16 @@ def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) 
     )
     assert r.returncode == 0, r.stderr[-1500:]
     result = json.loads(next(out.glob("data_drift_report_*.json")).read_text())
-    assert result["unknown_category_rows"] == 5 and result["rows"]["current"] == 1495
+    assert (
+        result["unknown_category_rows"] == 5 * 20 and result["rows"]["current"] == 1495
+    )  # one pair per request
     assert result["dataset_drift"] is False and result["classification_quality"] is None
+    few = tmp_path / "few.csv"
+    simulate(600, 43, "population").to_csv(few, index=False)
+    r = shared_repo.script(
+        "monitor_model.py", "--current", str(few), "--out-dir", str(out), "--fail-on-drift"
+    )
+    assert r.returncode == 0 and "too few for a drift verdict" in r.stderr
     drifted = tmp_path / "drifted.csv"
     simulate(2000, 42, "population").to_csv(drifted, index=False)
     r = shared_repo.script("monitor_model.py", "--current", str(drifted), "--out-dir", str(out))

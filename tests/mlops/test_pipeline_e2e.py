@@ -186,9 +186,11 @@ def test_a_killed_retrain_leaves_no_candidate_and_its_run_is_closed(repo: Repo) 
 def test_two_retrains_at_once_one_refuses(repo: Repo) -> None:
     cmd = [sys.executable, str(repo.root / "mlops/scripts/retrain_model.py")]
     first = subprocess.Popen(cmd, env=repo.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)  # inside its import of TensorFlow: the lock is held
+    seen = ""
+    while "training rows" not in seen and first.poll() is None:  # logged once the lock is held
+        seen += first.stderr.readline()
     second = repo.script("retrain_model.py")
-    err1 = first.communicate(timeout=600)[1]
+    err1 = seen + first.communicate(timeout=600)[1]
     assert first.returncode == 0, err1[-2000:]
     assert second.returncode == 3 and "Another retrain is running" in second.stderr
     assert all(x.info.status == "FINISHED" for x in runs(repo))
