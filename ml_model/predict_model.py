@@ -5,8 +5,9 @@ Production: ``gunicorn -w 2 -b 127.0.0.1:8000 'ml_model.predict_model:create_app
 
 Scoring is a NumPy forward pass over the verified artifacts (see ``artifacts.FastScorer``), so a
 request costs well under a millisecond of our own work and TensorFlow is never imported here.
-A promoted model is picked up on SIGHUP (gunicorn: HUP the master; it starts fresh workers) or on
-restart; a failed reload keeps the model that was serving.
+A promoted model is picked up within a second (each worker watches the manifest), on SIGHUP
+(development server) or on restart; a set that does not verify is refused and the model that was
+serving stays.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from werkzeug.exceptions import HTTPException
 
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
-from ml_model.common import DEFAULT_PREDICTION_LOG, ML_MODEL_DIR, setup_logging
+from ml_model.common import DEFAULT_PREDICTION_LOG, MANIFEST_FILE, ML_MODEL_DIR, setup_logging
 from ml_model.prediction_log import PredictionLog
 from ml_model.schema import (
     CASE_FIELDS,
@@ -58,18 +59,47 @@ class BadInput(ValueError):
 
 
 class ModelHolder:
-    """The model in service; ``reload`` swaps in a new verified one or keeps the old."""
+    """The model in service. ``reload`` swaps in a new verified set or keeps the old one.
+
+    ``current`` also notices a promotion by itself: at most once a second it compares the
+    manifest's mtime (one ``stat``), and reloads when it changed. Promotion replaces the manifest
+    last, so a changed manifest means a complete set. This is what makes gunicorn safe: its HUP
+    boots fresh workers, and a worker that cannot verify the set fails to boot, which stops
+    gunicorn; a worker that reloads in place keeps its old model instead.
+    """
+
+    CHECK_EVERY_S = 1.0
 
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
+        self._manifest = model_dir / MANIFEST_FILE
+        self._mtime = self._manifest_mtime()
         self.model: LoadedModel = load_model(model_dir)
+        self._checked = time.monotonic()
         self.unknown_category_count = 0
         self.instances_scored = 0
+
+    def _manifest_mtime(self) -> int | None:
+        try:
+            return self._manifest.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def current(self) -> LoadedModel:
+        now = time.monotonic()
+        if now - self._checked >= self.CHECK_EVERY_S:
+            self._checked = now
+            mtime = self._manifest_mtime()
+            if mtime != self._mtime:
+                self._mtime = mtime  # one attempt per change of the manifest
+                log.info("The manifest in %s changed; reloading.", self.model_dir)
+                self.reload()
+        return self.model
 
     def reload(self) -> bool:
         try:
             new = load_model(self.model_dir)
-        except Exception as exc:
+        except Exception as exc:  # whatever is wrong with the new set, keep serving the old one
             log.error("Reload failed, still serving model %s: %s", self.model.version, exc)
             return False
         old, self.model = self.model.version, new
@@ -125,7 +155,7 @@ def create_app(model_dir: str | Path | None = None, prediction_log: str | Path |
 
     def score(cols: dict[str, np.ndarray], n: int) -> tuple[LoadedModel, list[float]]:
         """Probabilities for ``n`` validated rows; the prediction log is written once the response is sent."""
-        model = holder.model  # one reference for the whole request, even across a reload
+        model = holder.current()  # one reference for the whole request, even across a reload
         unknown = unknown_categories(cols, FEATURE_FIELDS)
         if unknown:
             rows = np.unique(np.concatenate(list(unknown.values())))
@@ -149,7 +179,7 @@ def create_app(model_dir: str | Path | None = None, prediction_log: str | Path |
 
     @app.get("/health")
     def health() -> Response:
-        m = holder.model
+        m = holder.current()
         return json_response(
             {
                 "status": "ok",

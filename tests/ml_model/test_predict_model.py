@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -219,31 +220,69 @@ def test_every_scored_instance_is_logged(service: Service) -> None:
     assert mine["match_probability"].between(0, 1).all() and mine["time"].notna().all()
 
 
+def _wait_for_version(svc: Service, want: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    version = ""
+    while time.monotonic() < deadline:
+        version = requests.get(svc.url + "/health", timeout=5).json()["model_version"]
+        if version == want:
+            break
+        time.sleep(0.2)
+    return version
+
+
+def _promote_in_place(d) -> None:
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["model_version"] = "v_promoted_test"
+    (d / "manifest.json").write_text(json.dumps(manifest))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("gunicorn", [False, True], ids=["dev-server", "gunicorn"])
-def test_sighup_reloads_a_promoted_model_and_keeps_serving_on_a_bad_one(tmp_path, gunicorn: bool) -> None:
+def test_sighup_reloads_a_promoted_model_and_a_bad_set_is_refused(tmp_path) -> None:
     d = copy_artifacts(tmp_path / "model")
-    svc = Service(d, tmp_path / "p.jsonl", tmp_path / "svc.log", gunicorn=gunicorn)
+    svc = Service(d, tmp_path / "p.jsonl", tmp_path / "svc.log")
+    try:
+        _promote_in_place(d)
+        os.kill(svc.proc.pid, signal.SIGHUP)
+        assert _wait_for_version(svc, "v_promoted_test") == "v_promoted_test"
+        assert "Received SIGHUP" in svc.output()
+        with open(d / "scaler.pkl", "ab") as fh:
+            fh.write(b"x")
+        os.kill(svc.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "Reload failed" not in svc.output() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "Reload failed" in svc.output()
+        assert requests.get(svc.url + "/health", timeout=5).json()["model_version"] == "v_promoted_test"
+        assert post(svc, "/predict", {"instances": instances(1)}).status_code == 200
+    finally:
+        svc.stop()
+
+
+@pytest.mark.slow
+def test_gunicorn_workers_pick_up_a_promotion_and_survive_a_bad_set(tmp_path) -> None:
+    d = copy_artifacts(tmp_path / "model")
+    svc = Service(d, tmp_path / "p.jsonl", tmp_path / "svc.log", gunicorn=True)
     try:
         old = requests.get(svc.url + "/health", timeout=5).json()["model_version"]
-        assert post(svc, "/predict", {"instances": instances(1)}).status_code == 200
-        manifest = json.loads((d / "manifest.json").read_text())
-        manifest["model_version"] = "v_promoted_test"
-        (d / "manifest.json").write_text(json.dumps(manifest))
-        os.kill(svc.proc.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 20
-        version = old
-        while time.monotonic() < deadline and version == old:
-            time.sleep(0.2)
-            version = requests.get(svc.url + "/health", timeout=5).json()["model_version"]
-        assert version == "v_promoted_test"
-        if not gunicorn:  # a tampered set is refused and the running model stays
-            with open(d / "scaler.pkl", "ab") as fh:
-                fh.write(b"x")
-            os.kill(svc.proc.pid, signal.SIGHUP)
-            time.sleep(1.0)
-            assert requests.get(svc.url + "/health", timeout=5).json()["model_version"] == "v_promoted_test"
-            assert "Reload failed" in svc.output()
-        assert post(svc, "/predict", {"instances": instances(1)}).status_code == 200
+        with open(d / "encoder.pkl", "ab") as fh:  # a broken set whose manifest changes ...
+            fh.write(b"x")
+        (d / "manifest.json").write_text((d / "manifest.json").read_text() + " ")
+        time.sleep(2.5)
+        for _ in range(6):  # ... is refused by every worker, which keep serving
+            r = post(svc, "/predict", {"instances": instances(1)})
+            assert r.status_code == 200 and r.json()["model_version"] == old
+        assert "Reload failed" in svc.output() and svc.proc.poll() is None
+        shutil.copy2(ML_MODEL_DIR / "encoder.pkl", d / "encoder.pkl")
+        _promote_in_place(d)  # a good set: picked up without any signal
+        time.sleep(1.5)
+        versions = {
+            post(svc, "/predict", {"instances": instances(1)}).json()["model_version"] for _ in range(8)
+        }
+        assert versions == {"v_promoted_test"}
+        os.kill(svc.proc.pid, signal.SIGHUP)  # a HUP (fresh workers) with a good set also works
+        assert _wait_for_version(svc, "v_promoted_test") == "v_promoted_test"
+        time.sleep(2)
+        assert svc.proc.poll() is None
     finally:
         svc.stop()
