@@ -13,9 +13,9 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # The venv's bin first, so `python` and `dvc` inside DVC stages are ours.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install data run test test-python test-node node-deps browser serve app mlflow-ui lint bench
+.PHONY: install data run test node-deps browser infra-deps serve app mlflow-ui lint bench
 
-$(STAMP): ml_model/requirements.txt mlops/requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): ml_model/requirements.txt mlops/requirements.txt mlops/infra/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip==25.3
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -48,8 +48,12 @@ node-deps: $(NODE_STAMP) $(TOOLS_STAMP)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
+## Debian's Ceph (radosgw) and PostgreSQL for the scale-out stack's end-to-end test.
+infra-deps:
+	mlops/infra/install_deps.sh
+
 ## Every test: Python (unit and end-to-end), then the backend and browser suites.
-test: data node-deps browser
+test: data node-deps browser infra-deps
 	$(PY) -m pytest
 	cd backend && npm test
 

@@ -49,8 +49,20 @@ def groups(stack: Stack) -> dict[str, int]:
     return out
 
 
-def members(pgid: int) -> list[int]:
-    return [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _pgrp(int(d.name)) == pgid]
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def members(pgid: int, children: bool = False) -> list[int]:
+    """A process group; with ``children``, the leader and its children (PostgreSQL's backends each
+    start a session of their own)."""
+    procs = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()]
+    if children:
+        return [p for p in procs if p == pgid or _ppid(p) == pgid]
+    return [p for p in procs if _pgrp(p) == pgid]
 
 
 def rss_mib(pids: list[int]) -> float:
@@ -131,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{'component':<15} {'start s':>8} {'RSS MiB':>8} {'procs':>6}")
             total = 0.0
             for key, label in COMPONENTS.items():
-                pids = members(g[key])
+                pids = members(g[key], children=key == "pg")
                 rss = rss_mib(pids)
                 total += rss
                 start = starts.get({"mon": "ceph-mon", "osd": "ceph-osd", "rgw": "radosgw", "pg": "PostgreSQL",
@@ -140,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{label:<15} {start if start is not None else float('nan'):>8.1f} {rss:>8.0f} {len(pids):>6}"
                 )
             print(f"{'all':<15} {'':>8} {total:>8.0f}")
-            all_pids = [p for pgid in g.values() for p in members(pgid)]
+            all_pids = [p for key, pgid in g.items() for p in members(pgid, children=key == "pg")]
             c0 = cpu_ticks(all_pids)
             time.sleep(10)
             idle = (cpu_ticks(all_pids) - c0) / os.sysconf("SC_CLK_TCK") / 10 * 100

@@ -51,6 +51,18 @@ def _check_server(uri: str) -> None:
         raise TrackingUnavailable(f"MLflow tracking server {uri} answered {exc.code} on /health") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {exc}") from exc
+    # /health skips the server's host check; one read-only API call does not.
+    api = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        with urllib.request.urlopen(api, timeout=SERVER_CHECK_TIMEOUT_S):
+            pass
+    except urllib.error.HTTPError as exc:
+        hint = " (the server's --allowed-hosts does not include this host name)" if exc.code == 403 else ""
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} refused an API call with {exc.code}{hint}"
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingUnavailable(f"MLflow tracking server {uri} did not answer an API call: {exc}") from exc
 
 
 def configure() -> Any:

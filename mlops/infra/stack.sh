@@ -38,6 +38,13 @@ load_config() {
     if [[ -f $STATE/config.env ]]; then
         # shellcheck disable=SC1091
         source "$STATE/config.env"
+        local v want
+        for v in MLFLOW_PORT S3_PORT PG_PORT MON_PORT BUCKET; do
+            want=STACK_$v
+            if [[ -n ${!want:-} && ${!want} != "${!v}" ]]; then
+                log "warning: $want=${!want} ignored: this state was created with $v=${!v} ($STATE/config.env; purge to change)"
+            fi
+        done
     else
         MLFLOW_PORT=${STACK_MLFLOW_PORT:-5001}
         S3_PORT=${STACK_S3_PORT:-7480}
@@ -104,11 +111,13 @@ spawn() {  # spawn NAME COMMAND...   (environment already exported by the caller
     echo $! >"$RUN/$name.pid"
 }
 
-stop_group() {  # stop_group NAME [GRACE-SECONDS]
-    local name=$1 grace=${2:-20} pid i
+stop_group() {  # stop_group NAME BINARY-SUBSTRING [GRACE-SECONDS]
+    local name=$1 bin=$2 grace=${3:-20} pid i
     pid=$(pid_of "$name")
     [[ -n $pid ]] || return 0
-    if kill -0 "$pid" 2>/dev/null; then
+    # Only a process this stack started: the pid file's process must still be that program
+    # (after a reboot the number may belong to something else).
+    if alive "$name" "$bin"; then
         log "stopping $name (process group $pid)"
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < grace * 5; i++)); do
@@ -129,7 +138,7 @@ need_port_free() {  # need_port_free PORT WHAT
 }
 
 as_pg() {  # run a PostgreSQL binary as the postgres user when we are root (it refuses root)
-    if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -396,11 +405,11 @@ cmd_up() {
 cmd_down() {
     load_config
     [[ -d $STATE ]] || { log "no state at $STATE: nothing to stop"; return 0; }
-    stop_group mlflow 20
+    stop_group mlflow mlflow 20
     stop_pg
-    stop_group rgw 20
-    stop_group osd 30   # memstore writes its objects to disk on a clean stop
-    stop_group mon 20
+    stop_group rgw radosgw 20
+    stop_group osd ceph-osd 60   # memstore writes its objects to disk on a clean stop
+    stop_group mon ceph-mon 20
     local port busy=0
     for port in "$MLFLOW_PORT" "$S3_PORT" "$PG_PORT" "$MON_PORT"; do
         if ! "$PY" "$HELP" port-free "$HOST" "$port"; then log "port $port still answers"; busy=1; fi

@@ -138,13 +138,25 @@ def _pgrp(pid: int) -> int | None:
         return None
 
 
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def postmaster(stack: Stack) -> int | None:
+    pid_file = Path((stack.state / "pg.path").read_text().strip()) / "data" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
 def stack_pids(stack: Stack) -> set[int]:
+    """Every process of the stack: the daemons' process groups, and PostgreSQL's postmaster with its
+    children (each of which is a session of its own)."""
     groups = {int(p.read_text()) for p in (stack.state / "run").glob("*.pid")}
-    pg_path = Path((stack.state / "pg.path").read_text().strip())
-    postmaster = pg_path / "data" / "postmaster.pid"
-    if postmaster.exists():
-        groups.add(int(postmaster.read_text().split()[0]))
-    return {int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _pgrp(int(d.name)) in groups}
+    pm = postmaster(stack)
+    procs = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()]
+    return {p for p in procs if _pgrp(p) in groups or (pm is not None and (p == pm or _ppid(p) == pm))}
 
 
 def listening() -> dict[int, tuple[str, int]]:
@@ -527,9 +539,11 @@ def test_migrate_runs_from_the_file_store(stack: Stack, pipeline_repo: Repo) -> 
         download_model(stack, "migration_probe", "champion", repo.root / "dl-migrated") / "MLmodel"
     ).is_file()
 
+    count = len(dest.search_runs([dexp.experiment_id], max_results=1000))
     again = subprocess.run(cmd, env=repo.env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "0 run(s) copied (2 already there)" in again.stderr, again.stderr[-1500:]
-    assert len(dest.search_runs([dexp.experiment_id], max_results=1000)) == len(copies)
+    assert len(dest.search_runs([dexp.experiment_id], max_results=1000)) == count  # nothing copied twice
+    assert "0 model version(s)" in again.stderr and "0 logged model(s)" in again.stderr
 
 
 def test_down_leaves_no_process_and_no_listening_port(stack: Stack) -> None:
