@@ -134,13 +134,16 @@ def test_bad_datasets_are_refused_cleanly(shared_repo: Repo, tmp_path: Path) -> 
     repo = shared_repo
     before_runs = {x.info.run_id for x in runs(repo)}
     before_models = candidates(repo)
-    for name, (path, words) in _bad_datasets(tmp_path).items():
-        for script in ("retrain_model.py", "evaluate_model.py"):
+    for i, (name, (path, words)) in enumerate(_bad_datasets(tmp_path).items()):
+        # retrain meets every kind of bad file; evaluate and monitor (the same loader) every third
+        for script in ("retrain_model.py", "evaluate_model.py")[: 2 if i % 3 == 0 else 1]:
             r = repo.script(script, "--data", str(path))
             assert r.returncode != 0, (name, script)
             assert str(path.name) in r.stderr, (name, script, r.stderr[-500:])
             for w in words:
                 assert w in r.stderr, (name, script, w, r.stderr[-800:])
+        if i % 3 != 1:
+            continue
         r = repo.script("monitor_model.py", "--current", str(path))
         if name not in ("label", "extra_column"):  # the monitor takes unlabelled data; 'match' is optional
             assert r.returncode == 2, (name, r.stderr[-500:])
