@@ -144,7 +144,7 @@ def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) 
     r = shared_repo.script(
         "monitor_model.py", "--current", str(drifted), "--out-dir", str(out), "--fail-on-drift"
     )
-    assert r.returncode == 1 and "DRIFT" in r.stderr  # without the flag, drift exits 0 (the log run above)
+    assert r.returncode == 1 and "DRIFT" in r.stderr  # --fail-on-drift turns a drift verdict into exit 1
     assert len(list(out.glob("data_drift_report_*.html"))) >= 2
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_text("not json\n" + log_path.read_text())
