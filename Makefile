@@ -79,3 +79,4 @@ bench: install
 	$(PY) bench/model_quality.py
 	$(PY) bench/serve_bench.py
 	$(PY) bench/pipeline_bench.py
+	$(PY) bench/exit_bench.py

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ml_model.common import PRODUCTION_DATA, REPO_ROOT, atomic_write
+from ml_model.common import PRODUCTION_DATA, REPO_ROOT, atomic_write, exit_script
 from mlops.scripts.utils import DATASET, setup_logging
 
 log = logging.getLogger("bootstrap_data")
@@ -95,4 +95,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_script(main())

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
+from ml_model.common import exit_script
 from ml_model.metrics import classification_metrics, expected_calibration_error
 from ml_model.schema import LABEL
 from mlops.mlflow_setup import configure
@@ -212,4 +213,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_script(main())

@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ml_model.common import exit_script
 from ml_model.schema import CASE_TYPES, COLUMNS, LANGUAGES, REGIONS, URGENCIES
 from mlops.scripts.utils import atomic_write_csv, setup_logging
 
@@ -199,4 +199,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_script(main())

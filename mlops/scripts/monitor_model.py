@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from ml_model.common import DEFAULT_PREDICTION_LOG, PRODUCTION_DATA, atomic_write
+from ml_model.common import DEFAULT_PREDICTION_LOG, PRODUCTION_DATA, atomic_write, exit_script
 from ml_model.metrics import classification_metrics
 from ml_model.prediction_log import read_prediction_log
 from ml_model.schema import (
@@ -274,4 +274,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_script(main())

@@ -21,14 +21,13 @@ import json
 import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
 from ml_model.artifacts import ManifestError, verify_manifest
-from ml_model.common import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, atomic_write_json
+from ml_model.common import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, atomic_write_json, exit_script
 from mlops.mlflow_setup import REGISTERED_MODEL, TrackingUnavailable, configure
 from mlops.scripts.utils import ARCHIVE_DIR, MODELS_DIR, TRACKING_DIR, setup_logging, timestamp
 
@@ -238,4 +237,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_script(main())

@@ -26,7 +26,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from ml_model.artifacts import load_model
-from ml_model.common import MANIFEST_FILE
+from ml_model.common import MANIFEST_FILE, exit_script
 from ml_model.features import frame_columns
 from ml_model.schema import LABEL
 from ml_model.train_model import TrainConfig, import_keras, library_versions, save_artifacts, train
@@ -257,4 +257,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_script(main())
