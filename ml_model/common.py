@@ -41,6 +41,7 @@ def exit_script(code: int) -> NoReturn:
     collections over all their objects, 2-3 s a run here (measured: BENCHMARKS.md). By now every
     output is written and renamed into place and atexit handlers (logging, MLflow) still run,
     so the objects are taken out of the collector's reach and the OS reclaims the memory.
+    The cost: objects in reference cycles are not finalized, so close files before calling this.
     """
     gc.freeze()
     sys.exit(code)
