@@ -20,7 +20,16 @@ import time
 from pathlib import Path
 
 from mlops.scripts.generate_data import simulate
-from tests.infra.test_stack_e2e import STACK, Stack, free_ports, parse_env, point_dvc_at, sidecar_env
+from tests.infra.test_stack_e2e import (
+    STACK,
+    Stack,
+    _pgrp,
+    _ppid,
+    free_ports,
+    parse_env,
+    point_dvc_at,
+    sidecar_env,
+)
 from tests.mlops.conftest import Repo, make_repo
 
 COMPONENTS = {
@@ -32,13 +41,6 @@ COMPONENTS = {
 }
 
 
-def _pgrp(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def groups(stack: Stack) -> dict[str, int]:
     out = {
         name: int((stack.state / "run" / f"{name}.pid").read_text())
@@ -47,13 +49,6 @@ def groups(stack: Stack) -> dict[str, int]:
     pg = Path((stack.state / "pg.path").read_text().strip()) / "data" / "postmaster.pid"
     out["pg"] = int(pg.read_text().split()[0])
     return out
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def members(pgid: int, children: bool = False) -> list[int]:
