@@ -15,14 +15,15 @@ import sys
 import numpy as np
 
 from ml_model.artifacts import load_model
-from ml_model.common import ML_MODEL_DIR, PRODUCTION_DATA, setup_logging
+from ml_model.common import setup_logging
 from ml_model.features import frame_columns
 from ml_model.metrics import expected_calibration_error
+from ml_model.paths import ML_MODEL_DIR, PRODUCTION_DATA
 from ml_model.schema import FEATURES, LABEL, read_dataset
 from ml_model.train_model import split
 from mlops.scripts.generate_data import simulate
 
-log = logging.getLogger("model_quality")
+log = logging.getLogger(__name__)
 
 
 def quality(rows: int, seed: int) -> dict[str, float]:

@@ -10,8 +10,8 @@ import pandas as pd
 from flask import Flask, jsonify, request
 
 from ml_model.artifacts import load_model
-from ml_model.common import ML_MODEL_DIR, MODEL_FILE
 from ml_model.features import design_matrix
+from ml_model.paths import ML_MODEL_DIR, MODEL_FILE
 from ml_model.schema import CASE_FIELDS, FEATURE_FIELDS, FEATURES, validate_record
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ml_model.common import REPO_ROOT
+from ml_model.paths import REPO_ROOT
 from ml_model.schema import CASE_FIELDS, FEATURES
 from mlops.scripts.generate_data import simulate
 from tests.conftest import free_port, wait_http

@@ -21,8 +21,8 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from ml_model.common import ARTIFACT_FILES, ENCODER_FILE, MANIFEST_FILE, MODEL_FILE, SCALER_FILE
 from ml_model.features import NUMERIC_FEATURES, numeric_matrix
+from ml_model.paths import ARTIFACT_FILES, ENCODER_FILE, MANIFEST_FILE, MODEL_FILE, SCALER_FILE
 from ml_model.schema import CATEGORICAL
 
 ACTIVATIONS = {

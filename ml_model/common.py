@@ -1,8 +1,7 @@
-"""Paths, artifact names and the small helpers every LegalAid Connect script shares.
+"""The small helpers every LegalAid Connect script shares: logging, exit, hashing, atomic writes.
 
-Paths resolve from this file, never from the current directory, so every script runs from
-anywhere. Writes go to a temporary sibling and are renamed into place, so a reader never sees
-a half-written file and a crash leaves the previous version intact.
+Paths and names live in ``ml_model.paths``. Writes go to a temporary sibling and are renamed into
+place, so a reader never sees a half-written file and a crash leaves the previous version intact.
 """
 
 from __future__ import annotations
@@ -17,16 +16,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ML_MODEL_DIR = REPO_ROOT / "ml_model"
-PRODUCTION_DATA = ML_MODEL_DIR / "matchmaking_dataset.csv"
-MODEL_FILE = "lawyer_match_model.h5"
-ENCODER_FILE = "encoder.pkl"
-SCALER_FILE = "scaler.pkl"
-MANIFEST_FILE = "manifest.json"
-ARTIFACT_FILES = (MODEL_FILE, ENCODER_FILE, SCALER_FILE)
-DEFAULT_PREDICTION_LOG = REPO_ROOT / "logs" / "predictions.jsonl"
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -47,13 +36,15 @@ def exit_script(code: int) -> NoReturn:
     sys.exit(code)
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex digest of a file, read in chunks so large datasets do not fill memory."""
-    digest = hashlib.sha256()
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, streamed so large datasets do not fill memory (DVC 3 uses md5)."""
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    """The digest manifests and run tags record: a file's sha256."""
+    return file_digest(path, "sha256")
 
 
 def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
@@ -74,10 +65,12 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
+    """A UTF-8 text file that appears whole or not at all."""
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Pretty, key-sorted JSON (stable diffs of committed metrics), written atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 

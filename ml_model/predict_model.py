@@ -30,7 +30,8 @@ from threadpoolctl import threadpool_limits
 from werkzeug.exceptions import HTTPException
 
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
-from ml_model.common import DEFAULT_PREDICTION_LOG, MANIFEST_FILE, ML_MODEL_DIR, setup_logging
+from ml_model.common import setup_logging
+from ml_model.paths import DEFAULT_PREDICTION_LOG, MANIFEST_FILE, ML_MODEL_DIR
 from ml_model.prediction_log import PredictionLog
 from ml_model.schema import (
     CASE_FIELDS,
@@ -43,7 +44,7 @@ from ml_model.schema import (
     validate_records,
 )
 
-log = logging.getLogger("predict_model")
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
 MAX_INSTANCES = 10_000

@@ -23,7 +23,10 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ml_model.common import (
+from ml_model.common import atomic_write, atomic_write_json, exit_script, setup_logging, sha256_file
+from ml_model.features import NUMERIC_FEATURES, design_matrix, frame_columns, numeric_matrix
+from ml_model.metrics import classification_metrics, expected_calibration_error
+from ml_model.paths import (
     ENCODER_FILE,
     MANIFEST_FILE,
     ML_MODEL_DIR,
@@ -31,17 +34,10 @@ from ml_model.common import (
     PRODUCTION_DATA,
     REPO_ROOT,
     SCALER_FILE,
-    atomic_write,
-    atomic_write_json,
-    exit_script,
-    setup_logging,
-    sha256_file,
 )
-from ml_model.features import NUMERIC_FEATURES, design_matrix, frame_columns, numeric_matrix
-from ml_model.metrics import classification_metrics, expected_calibration_error
 from ml_model.schema import CATEGORICAL, FEATURES, LABEL, SchemaError, read_dataset
 
-log = logging.getLogger("train_model")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,12 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlparse
 
-from ml_model.common import REPO_ROOT
+from ml_model.paths import EXPERIMENT_NAME, TRACKING_DIR
 
-EXPERIMENT_NAME = "LegalAid_Connect_Matchmaking"
-REGISTERED_MODEL = "lawyer_match_model"
-TRACKING_DIR = REPO_ROOT / "mlops" / "tracking"
 DEFAULT_TRACKING_URI = TRACKING_DIR.as_uri()
 SERVER_CHECK_TIMEOUT_S = 5.0
 
-log = logging.getLogger("mlflow_setup")
+log = logging.getLogger(__name__)
 
 
 class TrackingUnavailable(RuntimeError):
@@ -40,7 +37,7 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def _check_server(uri: str) -> None:
+def check_server(uri: str) -> None:
     """One quick request, so an unreachable server fails in seconds, not after MLflow's retries."""
     url = uri.rstrip("/") + "/health"
     try:
@@ -80,7 +77,7 @@ def configure() -> Any:
     elif scheme in ("http", "https"):
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-        _check_server(uri)
+        check_server(uri)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ml_model.common import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, REPO_ROOT
+from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, REPO_ROOT
 
 PY = sys.executable
 

@@ -42,7 +42,7 @@ SOURCE_MODEL_TAG = "migration.source_model_id"
 SOURCE_VERSION_TAG = "migration.source_version"
 BATCH = 900  # log_batch allows 1000 metrics, 100 params, 100 tags per call
 
-log = logging.getLogger("migrate_runs")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -281,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("source and destination are the same store")
     if args.dest.startswith(("http://", "https://")):
         sys.path.insert(0, str(REPO_ROOT))
-        from mlops.mlflow_setup import TrackingUnavailable, _check_server
+        from mlops.mlflow_setup import TrackingUnavailable, check_server
 
         try:
-            _check_server(args.dest)
+            check_server(args.dest)
         except TrackingUnavailable as exc:
             log.error("Not migrated: %s", exc)
             return 2

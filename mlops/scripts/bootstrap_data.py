@@ -10,7 +10,6 @@ says what to do.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import shutil
 import subprocess
@@ -19,21 +18,17 @@ from pathlib import Path
 
 import yaml
 
-from ml_model.common import PRODUCTION_DATA, REPO_ROOT, atomic_write, exit_script
-from mlops.scripts.utils import DATASET, setup_logging
+from ml_model.common import atomic_write, exit_script, file_digest, setup_logging
+from ml_model.paths import DATASET, DATASET_DVC_FILE, PRODUCTION_DATA, REPO_ROOT
 
-log = logging.getLogger("bootstrap_data")
-DVC_FILE = DATASET.with_name(DATASET.name + ".dvc")
+log = logging.getLogger(__name__)
+DVC_FILE = DATASET_DVC_FILE  # the .dvc file that names the current data version
 PULL_TIMEOUT_S = 300
 
 
 def md5_file(path: Path) -> str:
     """DVC 3's hash of a file: the md5 of its bytes."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def expected_md5(dvc_file: Path = DVC_FILE) -> str:

@@ -24,34 +24,23 @@ import numpy as np
 import pandas as pd
 
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
-from ml_model.common import exit_script
+from ml_model.common import atomic_write_json, atomic_write_text, exit_script, setup_logging, sha256_file
 from ml_model.metrics import classification_metrics, expected_calibration_error
-from ml_model.schema import LABEL
+from ml_model.paths import DATASET, EVAL_LATEST, MODELS_DIR, PARAMS_FILE, REPORTS_DIR, TRACKING_DIR, timestamp
+from ml_model.schema import LABEL, read_dataset
 from mlops.mlflow_setup import configure
 from mlops.scripts.utils import (
-    DATASET,
-    EVAL_LATEST,
-    MODELS_DIR,
-    PARAMS_FILE,
-    REPORTS_DIR,
-    TRACKING_DIR,
     Timer,
-    atomic_write_json,
-    atomic_write_text,
     close_orphaned_runs,
-    data_hash,
-    load_dataset,
     load_params,
     load_production,
     mlflow_run,
     run_cli,
     score,
-    setup_logging,
     test_split,
-    timestamp,
 )
 
-log = logging.getLogger("evaluate_model")
+log = logging.getLogger(__name__)
 
 
 def newest_candidate() -> LoadedModel | None:
@@ -149,7 +138,7 @@ def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str,
     timer = Timer()
     params = load_params(params_file)
     with timer("loading data"):
-        df = load_dataset(data)
+        df = read_dataset(data)
         production = load_production()
         _, test = test_split(df, params)
     with timer("scoring"):
@@ -160,7 +149,7 @@ def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str,
             "run_name": f"evaluate_{ts}",
             "model_version": production.version,
             "data": str(data),
-            "data_sha256": data_hash(data),
+            "data_sha256": sha256_file(data),
             "test_rows": len(test),
             "metrics": classification_metrics(y, prob.to_numpy()),
             "ece": expected_calibration_error(y, prob.to_numpy()),

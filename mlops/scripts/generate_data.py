@@ -47,11 +47,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml_model.common import exit_script
+from ml_model.common import atomic_write_csv, exit_script, setup_logging
 from ml_model.schema import CASE_TYPES, COLUMNS, LANGUAGES, REGIONS, URGENCIES
-from mlops.scripts.utils import atomic_write_csv, setup_logging
 
-log = logging.getLogger("generate_data")
+log = logging.getLogger(__name__)
 
 DRIFT_PROFILES = ("none", "case_mix", "prices", "population", "concept")
 

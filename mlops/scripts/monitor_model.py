@@ -32,8 +32,17 @@ from typing import Any
 
 import pandas as pd
 
-from ml_model.common import DEFAULT_PREDICTION_LOG, PRODUCTION_DATA, atomic_write, exit_script
+from ml_model.common import atomic_write, atomic_write_json, exit_script, setup_logging
 from ml_model.metrics import classification_metrics
+from ml_model.paths import (
+    DATASET,
+    DEFAULT_PREDICTION_LOG,
+    DRIFT_LATEST,
+    PARAMS_FILE,
+    PRODUCTION_DATA,
+    REPORTS_DIR,
+    timestamp,
+)
 from ml_model.prediction_log import read_prediction_log
 from ml_model.schema import (
     CATEGORICAL,
@@ -45,23 +54,9 @@ from ml_model.schema import (
     read_dataset,
     validate_frame,
 )
-from mlops.scripts.utils import (
-    DATASET,
-    DRIFT_LATEST,
-    PARAMS_FILE,
-    REPORTS_DIR,
-    Timer,
-    atomic_write_json,
-    load_params,
-    load_production,
-    run_cli,
-    score,
-    setup_logging,
-    test_split,
-    timestamp,
-)
+from mlops.scripts.utils import Timer, load_params, load_production, run_cli, score, test_split
 
-log = logging.getLogger("monitor_model")
+log = logging.getLogger(__name__)
 
 
 def load_current(path: Path, seed: int = 0) -> tuple[pd.DataFrame, int]:

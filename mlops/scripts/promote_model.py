@@ -27,11 +27,20 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ml_model.artifacts import ManifestError, verify_manifest
-from ml_model.common import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, atomic_write_json, exit_script
-from mlops.mlflow_setup import REGISTERED_MODEL, TrackingUnavailable, configure
-from mlops.scripts.utils import ARCHIVE_DIR, MODELS_DIR, TRACKING_DIR, setup_logging, timestamp
+from ml_model.common import atomic_write_json, exit_script, setup_logging
+from ml_model.paths import (
+    ARCHIVE_DIR,
+    ARTIFACT_FILES,
+    MANIFEST_FILE,
+    ML_MODEL_DIR,
+    MODELS_DIR,
+    REGISTERED_MODEL,
+    TRACKING_DIR,
+    timestamp,
+)
+from mlops.mlflow_setup import TrackingUnavailable, configure
 
-log = logging.getLogger("promote_model")
+log = logging.getLogger(__name__)
 
 SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)  # the manifest last: it vouches for the others
 STAGING = ".promotion-staging"

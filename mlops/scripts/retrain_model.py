@@ -26,38 +26,38 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from ml_model.artifacts import load_model
-from ml_model.common import MANIFEST_FILE, exit_script
+from ml_model.common import atomic_write_json, exit_script, setup_logging, sha256_file
 from ml_model.features import frame_columns
-from ml_model.schema import LABEL
-from ml_model.train_model import TrainConfig, import_keras, library_versions, save_artifacts, train
-from mlops.mlflow_setup import REGISTERED_MODEL, configure
-from mlops.scripts.gate import Decision, decide
-from mlops.scripts.utils import (
+from ml_model.paths import (
     DATASET,
     LAST_METRICS,
     LAST_RETRAIN,
+    MANIFEST_FILE,
     MODELS_DIR,
     PARAMS_FILE,
+    REGISTERED_MODEL,
     RETRAIN_LOCK,
     STAGING_DIR,
     TRACKING_DIR,
+    timestamp,
+)
+from ml_model.schema import LABEL, read_dataset
+from ml_model.train_model import TrainConfig, import_keras, library_versions, save_artifacts, train
+from mlops.mlflow_setup import configure
+from mlops.scripts.gate import Decision, decide
+from mlops.scripts.utils import (
     Timer,
-    atomic_write_json,
     close_orphaned_runs,
-    data_hash,
-    load_dataset,
     load_params,
     load_production,
     metrics_of,
     mlflow_run,
     roc_points,
     run_cli,
-    setup_logging,
     test_split,
-    timestamp,
 )
 
-log = logging.getLogger("retrain_model")
+log = logging.getLogger(__name__)
 
 
 def train_config(params: dict[str, Any]) -> TrainConfig:
@@ -111,10 +111,10 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
     params = load_params(params_file)
     config = train_config(params)
     with timer("loading data"):
-        df = load_dataset(data)
+        df = read_dataset(data)
         production = load_production()
         train_df, test_df = test_split(df, params)
-        digest = data_hash(data)
+        digest = sha256_file(data)
     log.info(
         "Data %s (sha256 %s...): %d training rows, %d held out.",
         data,

@@ -1,17 +1,17 @@
-"""Shared helpers of the MLOps sidecar: paths, params, data, production artifacts, metrics, runs.
+"""The sidecar's own helpers: params, the shared split and scoring, timing, MLflow runs, the CLI frame.
 
-Every script imports what it needs from here; nothing in this module is written twice in them.
+Paths and names are in ``ml_model.paths``, file helpers in ``ml_model.common``: one door each.
 Heavy libraries (MLflow, TensorFlow, Evidently) are imported by the scripts that need them only.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,46 +19,14 @@ import pandas as pd
 import yaml
 
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
-from ml_model.common import (
-    ML_MODEL_DIR,
-    PRODUCTION_DATA,
-    REPO_ROOT,
-    atomic_write_csv,
-    atomic_write_json,
-    atomic_write_text,
-    setup_logging,
-    sha256_file,
-)
 from ml_model.features import frame_columns
-from ml_model.metrics import METRIC_NAMES, classification_metrics
-from ml_model.schema import FEATURES, LABEL, SchemaError, read_dataset
+from ml_model.metrics import classification_metrics
+from ml_model.paths import DATASET, EXPERIMENT_NAME, ML_MODEL_DIR, PARAMS_FILE
+from ml_model.schema import FEATURES, LABEL, SchemaError
 from ml_model.train_model import split
-from mlops.mlflow_setup import EXPERIMENT_NAME, TrackingUnavailable
+from mlops.mlflow_setup import TrackingUnavailable
 
-MLOPS_DIR = REPO_ROOT / "mlops"
-DATA_DIR = MLOPS_DIR / "data"
-DATASET = DATA_DIR / "matchmaking_dataset.csv"
-MODELS_DIR = MLOPS_DIR / "models"
-ARCHIVE_DIR = MODELS_DIR / "archive"
-STAGING_DIR = MLOPS_DIR / ".staging"
-TRACKING_DIR = MLOPS_DIR / "tracking"
-REPORTS_DIR = MLOPS_DIR / "reports"
-PARAMS_FILE = MLOPS_DIR / "params.yaml"
-LAST_METRICS = TRACKING_DIR / "last_metrics.json"
-LAST_RETRAIN = TRACKING_DIR / "last_retrain.json"
-EVAL_LATEST = TRACKING_DIR / "eval_latest.json"
-DRIFT_LATEST = TRACKING_DIR / "drift_latest.json"
-RETRAIN_LOCK = TRACKING_DIR / ".retrain.lock"
-
-__all__ = [
-    "ARCHIVE_DIR", "DATASET", "DRIFT_LATEST", "EVAL_LATEST", "LAST_METRICS", "LAST_RETRAIN", "METRIC_NAMES", "ML_MODEL_DIR",
-    "MODELS_DIR", "PRODUCTION_DATA", "REPORTS_DIR", "RETRAIN_LOCK", "STAGING_DIR", "TRACKING_DIR",
-    "SchemaError", "Timer", "atomic_write_csv", "atomic_write_json", "atomic_write_text", "classification_metrics",
-    "data_hash", "load_dataset", "load_params", "load_production", "mlflow_run", "score", "setup_logging",
-    "test_split", "timestamp",
-]  # fmt: skip
-
-log = logging.getLogger("utils")
+log = logging.getLogger(__name__)
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
@@ -67,24 +35,20 @@ def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
-def timestamp() -> str:
-    """UTC, to the second: the suffix of run names, reports and candidate folders."""
-    return datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
-
-
-def data_hash(path: Path) -> str:
-    """The data version a run names: the file's sha256 (DVC's .dvc file holds its md5)."""
-    return sha256_file(path)
-
-
-def load_dataset(path: Path = DATASET) -> pd.DataFrame:
-    """Read and validate a labelled dataset with the production schema (errors name file, column, row)."""
-    return read_dataset(path)
-
-
 def load_production() -> LoadedModel:
     """The production model, read-only, after its manifest is verified."""
     return load_model(ML_MODEL_DIR)
+
+
+def script_parser(doc: str, data: bool = True, params_help: str = "params.yaml") -> argparse.ArgumentParser:
+    """The argparse frame every sidecar script shares: its docstring's first paragraph, --data, --params."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if data:
+        parser.add_argument(
+            "--data", type=Path, default=DATASET, help="labelled CSV (default: the DVC-tracked dataset)"
+        )
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help=params_help)
+    return parser
 
 
 def test_split(df: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -102,6 +66,7 @@ def score(model: LoadedModel, df: pd.DataFrame) -> pd.Series:
 
 
 def metrics_of(model: LoadedModel, df: pd.DataFrame) -> dict[str, float]:
+    """The five quality metrics of a model on a labelled table (candidate and production alike)."""
     return classification_metrics(df[LABEL].to_numpy(), score(model, df).to_numpy())
 
 
@@ -204,5 +169,3 @@ def _alive(pid: int) -> bool:
         return True
     return True
 
-
-__all__ += ["EXPECTED_FAILURES", "close_orphaned_runs", "metrics_of", "roc_points", "run_cli"]

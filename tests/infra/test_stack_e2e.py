@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_model.common import REPO_ROOT
+from ml_model.paths import REPO_ROOT
 from mlops.scripts.generate_data import simulate
 from tests.mlops.conftest import Repo, make_repo
 

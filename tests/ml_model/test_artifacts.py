@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ml_model.artifacts import ManifestError, load_model, read_dense_layers, verify_manifest
-from ml_model.common import ML_MODEL_DIR, MODEL_FILE
 from ml_model.features import design_matrix, frame_columns
+from ml_model.paths import ML_MODEL_DIR, MODEL_FILE
 from ml_model.schema import FEATURES
 from mlops.scripts.generate_data import simulate
 from tests.conftest import copy_artifacts

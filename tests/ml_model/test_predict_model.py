@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from ml_model.artifacts import load_model
-from ml_model.common import ML_MODEL_DIR
 from ml_model.features import frame_columns
+from ml_model.paths import ML_MODEL_DIR
 from ml_model.prediction_log import read_prediction_log
 from ml_model.schema import CASE_FIELDS, FEATURES, LAWYER_FIELDS
 from mlops.scripts.generate_data import simulate

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ml_model.artifacts import load_model
-from ml_model.common import REPO_ROOT
+from ml_model.paths import REPO_ROOT
 from mlops.scripts.generate_data import simulate
 
 TRAIN = str(REPO_ROOT / "ml_model" / "train_model.py")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_model.common import REPO_ROOT
+from ml_model.paths import REPO_ROOT
 from mlops.scripts.generate_data import simulate
 
 VENV_BIN = Path(sys.executable).parent

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_model.common import PRODUCTION_DATA, REPO_ROOT
+from ml_model.paths import PRODUCTION_DATA, REPO_ROOT
 from ml_model.schema import COLUMNS, read_dataset, validate_frame
 from mlops.scripts.generate_data import DRIFT_PROFILES, bayes_auc, simulate
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from ml_model.common import REPO_ROOT
+from ml_model.paths import REPO_ROOT
 from tests.conftest import free_port, wait_http
 from tests.mlops.conftest import Repo
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_model.common import PRODUCTION_DATA
 from ml_model.metrics import classification_metrics
+from ml_model.paths import PRODUCTION_DATA
 from ml_model.schema import FEATURES, read_dataset
 from mlops.scripts.generate_data import DRIFT_PROFILES, simulate
 from mlops.scripts.monitor_model import auc_se, drift_verdict, run_drift

@@ -21,7 +21,8 @@ def _two_sets(tmp_path: Path) -> tuple[Path, Path]:
     manifest = json.loads((new / "manifest.json").read_text())
     manifest["model_version"] = "v_new"
     (new / "manifest.json").write_text(json.dumps(manifest))
-    from ml_model.common import ARTIFACT_FILES, sha256_file
+    from ml_model.common import sha256_file
+    from ml_model.paths import ARTIFACT_FILES
 
     for name in ARTIFACT_FILES:  # every artifact differs, re-vouched by the new manifest
         with open(new / name, "ab") as fh:

@@ -10,8 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from ml_model.common import REPO_ROOT
-from ml_model.schema import SchemaError
+from ml_model.paths import REPO_ROOT
+from ml_model.metrics import classification_metrics
+from ml_model.schema import SchemaError, read_dataset
 from mlops import mlflow_setup
 from mlops.scripts import utils
 from mlops.scripts.generate_data import simulate
@@ -30,18 +31,18 @@ def test_split_is_deterministic_stratified_and_disjoint() -> None:
 
 def test_metrics_are_the_five_named_ones() -> None:
     y = np.array([0, 0, 1, 1])
-    m = utils.classification_metrics(y, np.array([0.1, 0.6, 0.4, 0.9]))
+    m = classification_metrics(y, np.array([0.1, 0.6, 0.4, 0.9]))
     assert list(m) == ["accuracy", "precision", "recall", "f1", "roc_auc"]
     assert m["accuracy"] == 0.5 and m["roc_auc"] == 0.75
 
 
-def test_load_dataset_names_file_column_row(tmp_path) -> None:
+def test_read_dataset_names_file_column_row(tmp_path) -> None:
     df = simulate(50, 2)
     df.loc[3, "urgency"] = "yesterday"
     path = tmp_path / "bad.csv"
     df.to_csv(path, index=False)
     with pytest.raises(SchemaError, match=r"(?s)bad\.csv.*column 'urgency', row 4"):
-        utils.load_dataset(path)
+        read_dataset(path)
 
 
 def test_params_have_every_stage_section() -> None:

@@ -7,8 +7,8 @@ import pytest
 
 from bench.model_quality import quality
 from ml_model.artifacts import load_model
-from ml_model.common import ML_MODEL_DIR
 from ml_model.features import frame_columns
+from ml_model.paths import ML_MODEL_DIR
 from ml_model.schema import FEATURES
 from mlops.scripts.generate_data import simulate
 
