@@ -38,6 +38,7 @@ class ManifestError(RuntimeError):
 
 
 def read_manifest(model_dir: str | Path) -> dict[str, Any]:
+    """The manifest as JSON, refusing a missing or malformed one (no artifact is trusted without it)."""
     path = Path(model_dir) / MANIFEST_FILE
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found; artifacts without a manifest are not loaded")
@@ -80,6 +81,8 @@ def read_verified(model_dir: str | Path) -> tuple[dict[str, Any], dict[str, byte
 
 @dataclass(frozen=True)
 class DenseLayer:
+    """One Dense layer's weights as NumPy arrays: all the service needs of the network."""
+
     kernel: np.ndarray
     bias: np.ndarray
     activation: str
@@ -134,6 +137,7 @@ class FastScorer:
             )
 
     def design(self, cols: Mapping[str, Any], n: int) -> np.ndarray:
+        """The scaled one-hot and numeric design matrix, built with NumPy only (the hot path)."""
         x = np.zeros((n, self.n_inputs), dtype=np.float64)
         rows = np.arange(n)
         for name, index in self.offsets:
@@ -146,6 +150,7 @@ class FastScorer:
         return x
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The Dense stack: a few matmuls, the same as Keras to float rounding."""
         h = x
         for layer in self.layers:
             h = ACTIVATIONS[layer.activation](h @ layer.kernel + layer.bias)
@@ -158,6 +163,8 @@ class FastScorer:
 
 @dataclass
 class LoadedModel:
+    """A verified artifact set, ready to score: manifest, preprocessors and the fast scorer."""
+
     manifest: dict[str, Any]
     encoder: Any
     scaler: Any
@@ -165,6 +172,7 @@ class LoadedModel:
 
     @property
     def version(self) -> str:
+        """The manifest's model version: what every response and run names."""
         return str(self.manifest.get("model_version", "unknown"))
 
 

@@ -36,6 +36,7 @@ class PredictionLog:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, model_version: str, when: float, cols: dict[str, np.ndarray], probs: list[float]) -> None:
+        """Append one request's line with a single write(), so workers never interleave."""
         line = {
             "time": datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds"),
             "model_version": model_version,
@@ -47,6 +48,7 @@ class PredictionLog:
             os.write(self._fd, data)
 
     def close(self) -> None:
+        """Close the file descriptor (the development server's shutdown)."""
         os.close(self._fd)
 
 

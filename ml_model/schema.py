@@ -33,6 +33,7 @@ class Field:
     max: float | None = None
 
     def describe(self) -> str:
+        """The field's rule in words, for error messages."""
         if self.kind == "category":
             return "one of " + ", ".join(self.vocab)
         lo = "-inf" if self.min is None else f"{self.min:g}"

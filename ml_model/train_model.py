@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+import yaml
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -31,9 +32,11 @@ from ml_model.paths import (
     MANIFEST_FILE,
     ML_MODEL_DIR,
     MODEL_FILE,
+    PARAMS_FILE,
     PRODUCTION_DATA,
     REPO_ROOT,
     SCALER_FILE,
+    model_version,
 )
 from ml_model.schema import CATEGORICAL, FEATURES, LABEL, SchemaError, read_dataset
 
@@ -42,20 +45,48 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The production recipe; the sidecar's candidates take theirs from mlops/params.yaml."""
+    """The training recipe. Its one source is ``mlops/params.yaml`` (``train`` and ``data``):
+    production training and the sidecar's candidates read the same file, so they cannot differ."""
 
-    epochs: int = 15
-    batch_size: int = 256
-    hidden_layers: tuple[int, ...] = (32, 16)
-    learning_rate: float = 0.001
-    seed: int = 42
-    test_size: float = 0.2
+    epochs: int
+    batch_size: int
+    hidden_layers: tuple[int, ...]
+    learning_rate: float
+    seed: int
+    test_size: float
+    split_seed: int
     algorithm: str = "keras_mlp"
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TrainConfig:
+        """The recipe from a parsed params.yaml; a missing setting is a KeyError naming it."""
+        t, d = params["train"], params["data"]
+        return cls(
+            epochs=int(t["epochs"]),
+            batch_size=int(t["batch_size"]),
+            hidden_layers=tuple(int(h) for h in t["hidden_layers"]),
+            learning_rate=float(t["learning_rate"]),
+            seed=int(t["seed"]),
+            test_size=float(d["test_size"]),
+            split_seed=int(d["split_seed"]),
+            algorithm=str(t["algorithm"]),
+        )
+
+    @classmethod
+    def from_file(cls, path: Path = PARAMS_FILE) -> TrainConfig:
+        """The recipe as params.yaml states it."""
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_params(yaml.safe_load(fh))
+
+    def as_dict(self) -> dict[str, Any]:
+        """What manifests and MLflow record of the recipe."""
+        return asdict(self)
 
 
 @dataclass
 class Trained:
+    """What training produces, before it is saved: fitted preprocessors, network, loss history."""
+
     encoder: OneHotEncoder
     scaler: StandardScaler
     model: Any  # keras.Model; typed loosely so importing this module does not import TensorFlow
@@ -123,6 +154,7 @@ def predict_keras(trained: Trained, df: pd.DataFrame) -> np.ndarray:
 
 
 def library_versions() -> dict[str, str]:
+    """The versions a model was trained with: a load elsewhere can be checked against them."""
     from importlib.metadata import version
 
     return {
@@ -163,6 +195,7 @@ def _save_keras(model: Any, tmp: Path) -> None:
 
 
 def data_fingerprint(path: Path) -> dict[str, Any]:
+    """Which data a model was trained on: path (repo-relative) and sha256."""
     try:
         shown = str(path.resolve().relative_to(REPO_ROOT))
     except ValueError:
@@ -170,15 +203,11 @@ def data_fingerprint(path: Path) -> dict[str, Any]:
     return {"path": shown, "sha256": sha256_file(path)}
 
 
-def new_version() -> str:
-    return datetime.now(UTC).strftime("v%Y%m%d_%H%M%S")
-
-
 def run(data: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
     """Validate, split, train on the train part, score the held-out part, save with a manifest."""
     t0 = time.perf_counter()
     df = read_dataset(data)
-    train_df, test_df = split(df, config.test_size, config.seed)
+    train_df, test_df = split(df, config.test_size, config.split_seed)
     log.info(
         "Loaded %d rows from %s; training on %d, holding out %d.", len(df), data, len(train_df), len(test_df)
     )
@@ -188,10 +217,10 @@ def run(data: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
     metrics["ece"] = expected_calibration_error(test_df[LABEL].to_numpy(), prob)
     log.info("Held-out metrics: %s.", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     info = {
-        "model_version": new_version(),
+        "model_version": model_version(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training_data": {**data_fingerprint(data), "rows": len(df), "train_rows": len(train_df)},
-        "train_config": {k: v for k, v in asdict(config).items() if k != "extra"},
+        "train_config": config.as_dict(),
         "metrics": metrics,
     }
     manifest = save_artifacts(out_dir, trained, info)
@@ -200,28 +229,39 @@ def run(data: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    d = TrainConfig()
+    """Parse arguments, read the recipe, train; exit 2 on bad data or settings."""
     parser = argparse.ArgumentParser(description="Train the production match model and write its artifacts.")
     parser.add_argument("--data", type=Path, default=PRODUCTION_DATA, help="training CSV (the data contract)")
     parser.add_argument("--out-dir", type=Path, default=ML_MODEL_DIR, help="where the artifacts go")
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument(
-        "--hidden", default=",".join(map(str, d.hidden_layers)), help="layer sizes, e.g. 64,32"
+        "--params", type=Path, default=PARAMS_FILE, help="the recipe (train and data sections)"
     )
-    parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--epochs", type=int, help="override params.yaml's train.epochs")
+    parser.add_argument("--batch-size", type=int, help="override train.batch_size")
+    parser.add_argument("--hidden", help="override train.hidden_layers, e.g. 64,32")
+    parser.add_argument("--learning-rate", type=float, help="override train.learning_rate")
+    parser.add_argument("--seed", type=int, help="override train.seed")
     args = parser.parse_args(argv)
     setup_logging()
     try:
-        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
-        config = TrainConfig(args.epochs, args.batch_size, hidden, args.learning_rate, args.seed)
+        overrides = {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "seed": args.seed,
+            "hidden_layers": tuple(int(h) for h in args.hidden.split(",") if h.strip())
+            if args.hidden
+            else None,
+        }
+        config = replace(
+            TrainConfig.from_file(args.params), **{k: v for k, v in overrides.items() if v is not None}
+        )
         run(args.data, args.out_dir, config)
-    except SchemaError as exc:
+    except (SchemaError, ValueError) as exc:
         log.error("Refusing to train: %s", exc)
         return 2
-    except ValueError as exc:
-        log.error("Refusing to train: %s", exc)
+    except (KeyError, OSError) as exc:
+        log.error("Refusing to train: cannot read the recipe from %s (%s)", args.params, exc)
         return 2
     return 0
 

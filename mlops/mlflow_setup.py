@@ -34,29 +34,49 @@ class TrackingUnavailable(RuntimeError):
 
 
 def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set (a server, SQLite), else the spec's file store."""
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def check_server(uri: str) -> None:
-    """One quick request, so an unreachable server fails in seconds, not after MLflow's retries."""
-    url = uri.rstrip("/") + "/health"
+    """Two quick requests, so a server that is down or refuses us fails in seconds, not after retries.
+
+    /health says the server is up; one read-only API call says it accepts our Host header (/health
+    is exempt from the server's host check). Raises ``TrackingUnavailable`` with one sentence that
+    names the cause, and for a host-check refusal the ``--allowed-hosts`` setting that fixes it.
+    """
+    base = uri.rstrip("/")
+
+    def refusal(exc: urllib.error.HTTPError) -> str:
+        try:
+            body = exc.read().decode(errors="replace").strip()[:200]
+        except OSError:
+            body = ""
+        if exc.code == 403 and "host" in body.lower():
+            return (
+                f" ({body}): the server's --allowed-hosts does not include the host name "
+                f"{urlparse(uri).netloc!r}; start it with --allowed-hosts listing that name "
+                "(the list REPLACES the defaults: keep localhost,127.0.0.1 in it)"
+            )
+        return f" ({body})" if body else ""
+
     try:
-        with urllib.request.urlopen(url, timeout=SERVER_CHECK_TIMEOUT_S) as resp:
+        with urllib.request.urlopen(base + "/health", timeout=SERVER_CHECK_TIMEOUT_S) as resp:
             if resp.status != 200:
                 raise TrackingUnavailable(f"MLflow tracking server {uri} answered {resp.status} on /health")
     except urllib.error.HTTPError as exc:
-        raise TrackingUnavailable(f"MLflow tracking server {uri} answered {exc.code} on /health") from exc
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} answered {exc.code} on /health{refusal(exc)}"
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {exc}") from exc
-    # /health skips the server's host check; one read-only API call does not.
-    api = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    api = base + "/api/2.0/mlflow/experiments/search?max_results=1"
     try:
         with urllib.request.urlopen(api, timeout=SERVER_CHECK_TIMEOUT_S):
             pass
     except urllib.error.HTTPError as exc:
-        hint = " (the server's --allowed-hosts does not include this host name)" if exc.code == 403 else ""
         raise TrackingUnavailable(
-            f"MLflow tracking server {uri} refused an API call with {exc.code}{hint}"
+            f"MLflow tracking server {uri} refused an API call with {exc.code}{refusal(exc)}"
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise TrackingUnavailable(f"MLflow tracking server {uri} did not answer an API call: {exc}") from exc

@@ -35,8 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = (REPO_ROOT / "mlops" / "tracking").as_uri()
+from ml_model.paths import TRACKING_DIR
+from mlops.mlflow_setup import TrackingUnavailable, check_server
+
+DEFAULT_SOURCE = TRACKING_DIR.as_uri()
 SOURCE_TAG = "migration.source_run_id"
 SOURCE_MODEL_TAG = "migration.source_model_id"
 SOURCE_VERSION_TAG = "migration.source_version"
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Report:
+    """What one migration copied and the old-to-new id maps, so later steps can relink and tell."""
+
     experiments: int = 0
     runs: int = 0
     skipped_runs: int = 0
@@ -63,6 +67,7 @@ class Report:
     preexisting_runs: set[str] = field(default_factory=set)
 
     def summary(self) -> str:
+        """One line of counts for the closing log message."""
         return (
             f"{self.experiments} experiment(s), {self.runs} run(s) copied ({self.skipped_runs} already there), "
             f"{self.params} params, {self.metric_points} metric points, {self.tags} tags, "
@@ -109,6 +114,7 @@ def _existing_copies(dst: Any, exp_id: str) -> dict[str, str]:
 
 
 def migrate_run(src: Any, dst: Any, run: Any, dst_exp_id: str, rep: Report, artifacts: bool) -> str:
+    """Copy one run with its whole metric history; return the new run id (the old one is a tag)."""
     from mlflow.entities import Metric, Param, RunTag
 
     sid = run.info.run_id
@@ -147,6 +153,7 @@ def _known_models(dst: Any, dst_exp: str) -> dict[str, str]:
 
 def migrate_logged_models(src: Any, dst: Any, source_uri: str, src_exp: str, dst_exp: str, rep: Report,
                           artifacts: bool) -> None:  # fmt: skip
+    """Copy an experiment's MLflow 3 logged models, linked to the migrated runs, once each."""
     from mlflow.entities import LoggedModelOutput
 
     known = _known_models(dst, dst_exp)
@@ -177,10 +184,12 @@ def migrate_logged_models(src: Any, dst: Any, source_uri: str, src_exp: str, dst
 
 
 def key_of(name: str, version: Any) -> str:
+    """``name/version``: the key of a model version in the report's maps and messages."""
     return f"{name}/{version}"
 
 
 def migrate_registry(src: Any, dst: Any, rep: Report) -> None:
+    """Copy registered models, versions and aliases; a live alias on the destination wins."""
     from mlflow.exceptions import MlflowException
 
     for rm in _paged(src.search_registered_models, max_results=100):
@@ -228,6 +237,7 @@ def migrate_registry(src: Any, dst: Any, rep: Report) -> None:
 
 def migrate(source: str, dest: str, experiments: list[str] | None = None, artifacts: bool = True,
             registry: bool = True, dry_run: bool = False) -> Report:  # fmt: skip
+    """Copy everything from source to dest (idempotent: copies found by tag are skipped)."""
     if source.startswith("file:"):
         os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3.13+ refuses file stores without it
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -263,6 +273,7 @@ def migrate(source: str, dest: str, experiments: list[str] | None = None, artifa
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: check the destination first, so a dead server fails before any copying."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--source", default=DEFAULT_SOURCE, help=f"tracking URI to read (default {DEFAULT_SOURCE})"
@@ -280,9 +291,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.dest.rstrip("/") == args.source.rstrip("/"):
         parser.error("source and destination are the same store")
     if args.dest.startswith(("http://", "https://")):
-        sys.path.insert(0, str(REPO_ROOT))
-        from mlops.mlflow_setup import TrackingUnavailable, check_server
-
         try:
             check_server(args.dest)
         except TrackingUnavailable as exc:

@@ -5,8 +5,8 @@
     python mlops/infra/preflight.py --remote s3remote --skip-mlflow
 
 One line per check, ``ok`` or ``FAIL`` with what to change; exit status 1 if any check failed.
-It only reads: GET /health and one artifact listing on the MLflow server, one object listing
-in the DVC remote's bucket. Needs no DVC import (reads .dvc/config and .dvc/config.local itself).
+It only reads: GET /health, one experiment search (the sidecar's own ``check_server``) and one
+artifact listing on the MLflow server, one object listing in the DVC remote's bucket. Needs no DVC import (reads .dvc/config and .dvc/config.local itself).
 """
 
 from __future__ import annotations
@@ -24,16 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ml_model.paths import REPO_ROOT
+from mlops.infra.stack_helpers import s3_client
+from mlops.mlflow_setup import TrackingUnavailable, check_server
+
 TIMEOUT_S = 5.0
 
 
 @dataclass
 class Check:
+    """One finding: ok or not, and a sentence naming the setting, so a failure says what to change."""
+
     ok: bool
     what: str
 
     def line(self) -> str:
+        """The printed line, ``ok`` or ``FAIL`` first, so the output greps and reads at a glance."""
         return f"{'ok  ' if self.ok else 'FAIL'} {self.what}"
 
 
@@ -41,43 +47,22 @@ class Check:
 # MLflow
 # --------------------------------------------------------------------------------------------
 def check_mlflow(uri: str | None) -> list[Check]:
+    """The tracking server the sidecar will use: up, accepting our host name, reaching its store."""
     if not uri:
         return [Check(True, "MLFLOW_TRACKING_URI is not set: the sidecar uses the embedded file store")]
     if urlparse(uri).scheme not in ("http", "https"):
         return [Check(True, f"MLFLOW_TRACKING_URI={uri} is not a server; nothing to reach")]
-    base = uri.rstrip("/")
+    # The sidecar's own start-up check (/health, then one API call, which the host check sees).
     try:
-        with urllib.request.urlopen(base + "/health", timeout=TIMEOUT_S) as resp:
-            resp.read()
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")[:200]
-        hint = ""
-        if exc.code == 403 and "host" in body.lower():
-            hint = (" - the server's host check refused the Host header; start it with --allowed-hosts "
-                    "listing this name (the list replaces the defaults: keep localhost in it)")  # fmt: skip
-        return [Check(False, f"MLFLOW_TRACKING_URI={uri}: /health answered {exc.code}{hint}")]
-    except (urllib.error.URLError, OSError) as exc:
-        return [Check(False, f"MLFLOW_TRACKING_URI={uri}: unreachable ({getattr(exc, 'reason', exc)})")]
-    checks = [Check(True, f"MLFLOW_TRACKING_URI={uri} answers /health")]
-    # /health is exempt from the server's host check; an API call is not.
-    try:
-        with urllib.request.urlopen(
-            base + "/api/2.0/mlflow/experiments/search?max_results=1", timeout=15
-        ) as resp:
-            resp.read()
-        checks.append(Check(True, "the server accepts API calls for this host name"))
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")[:200]
-        if exc.code == 403 and "host" in body.lower():
-            host = urlparse(uri).netloc
-            return [*checks, Check(False, f"the server at {uri} refuses the Host header {host!r} ({body.strip()}): "
-                                          "start it with --allowed-hosts including that name (the list REPLACES "
-                                          "the defaults: keep localhost,127.0.0.1 in it)")]  # fmt: skip
-        return [*checks, Check(False, f"MLFLOW_TRACKING_URI={uri}: the API answered {exc.code}: {body}")]
-    except (urllib.error.URLError, OSError) as exc:
-        return [*checks, Check(False, f"MLFLOW_TRACKING_URI={uri}: API call failed ({exc})")]
+        check_server(uri)
+    except TrackingUnavailable as exc:
+        return [Check(False, f"MLFLOW_TRACKING_URI={uri}: {exc}")]
+    checks = [
+        Check(True, f"MLFLOW_TRACKING_URI={uri} answers /health"),
+        Check(True, "the server accepts API calls for this host name"),
+    ]
     # The server's own object-store keys: list the artifact root through its proxy.
-    url = base + "/api/2.0/mlflow-artifacts/artifacts?path="
+    url = uri.rstrip("/") + "/api/2.0/mlflow-artifacts/artifacts?path="
     try:
         with urllib.request.urlopen(url, timeout=15) as resp:
             json.loads(resp.read() or b"{}")
@@ -95,6 +80,7 @@ def check_mlflow(uri: str | None) -> list[Check]:
 
 
 def _s3_hint(text: str) -> str:
+    """What an S3 error in the server's answer means for the server's own settings."""
     if "InvalidAccessKeyId" in text:
         return "(the server's AWS_ACCESS_KEY_ID is unknown to the object store)"
     if "SignatureDoesNotMatch" in text:
@@ -115,7 +101,10 @@ def _s3_hint(text: str) -> str:
 # DVC remote
 # --------------------------------------------------------------------------------------------
 def dvc_remote(repo: Path, name: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
-    """(name, merged settings, where each setting came from) from .dvc/config and config.local."""
+    """(name, merged settings, where each setting came from) from .dvc/config and config.local.
+
+    Read here rather than through DVC, so the check needs no DVC import and runs in a second.
+    """
     merged: dict[str, str] = {}
     source: dict[str, str] = {}
     default = None
@@ -137,6 +126,7 @@ def dvc_remote(repo: Path, name: str | None) -> tuple[str, dict[str, str], dict[
 
 
 def check_dvc(repo: Path, name: str | None) -> list[Check]:
+    """The DVC remote: endpoint answers, keys accepted, bucket readable; names the setting if not."""
     name, conf, where = dvc_remote(repo, name)
     if not name or "url" not in conf:
         return [Check(False, f"no DVC remote {name or '(default)'} in {repo}/.dvc/config")]
@@ -173,15 +163,10 @@ def check_dvc(repo: Path, name: str | None) -> list[Check]:
         missing = " and ".join(n for n, v in ((key_name, key), (sec_name, sec)) if not v)
         return [*checks, Check(False, f"{missing} not set (eval \"$(mlops/infra/stack.sh env)\", or "
                                       f"dvc remote modify --local {name} access_key_id/secret_access_key)")]  # fmt: skip
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    s3 = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=sec,
-        region_name=conf.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=TIMEOUT_S, read_timeout=15),
-    )  # fmt: skip
+    region = conf.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    s3 = s3_client(endpoint, key, sec, region=region, connect_timeout=TIMEOUT_S, read_timeout=15)
     try:
         s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     except ClientError as exc:
@@ -200,6 +185,7 @@ def check_dvc(repo: Path, name: str | None) -> list[Check]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the checks, print one line each; exit 1 if any failed, so CI stops before the real work."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="repository whose .dvc/config to read")
     parser.add_argument("--remote", default=os.environ.get("DVC_REMOTE"),

@@ -22,6 +22,7 @@
 # (Lines 2-20 above are also the usage text.) This file is the entry point: settings, secrets, the
 # process helpers every service shares, and the commands. Each service starts and stops in its own
 # file under stack/ (ceph.sh, postgres.sh, mlflow.sh), so one daemon's set-up reads on its own.
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

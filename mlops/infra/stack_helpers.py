@@ -8,6 +8,9 @@ it is given; ``stack.sh`` only ever gives it 127.0.0.1.
     python stack_helpers.py wait-port 127.0.0.1 5433 30
     python stack_helpers.py port-free 127.0.0.1 5001   # exit 0 if nothing listens there
     python stack_helpers.py ensure-bucket ENDPOINT BUCKET 60   # keys from AWS_* variables
+
+``s3_client`` is also the one S3 client of ``preflight.py``. The script itself must run on a bare
+``python3`` (``STACK_PYTHON`` may be one), so it imports nothing from this repository.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 
 def secret(n: int, kind: str = "mixed") -> str:
+    """A random key of n letters and digits (``upper``: capitals only, as S3 access key ids are)."""
     alphabet = (
         string.ascii_uppercase + string.digits if kind == "upper" else string.ascii_letters + string.digits
     )
@@ -29,6 +34,7 @@ def secret(n: int, kind: str = "mixed") -> str:
 
 
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts connections there: `up` must not start on a port someone holds."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
@@ -37,6 +43,7 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 def wait_port(host: str, port: int, timeout: float) -> bool:
+    """Poll until the port accepts connections, so a daemon counts as up only once it listens."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(host, port):
@@ -46,6 +53,7 @@ def wait_port(host: str, port: int, timeout: float) -> bool:
 
 
 def wait_http(url: str, timeout: float, want_ok: bool = False) -> bool:
+    """Poll until the URL answers HTTP (with 200 if want_ok): a listening port is not yet a server."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -61,15 +69,40 @@ def wait_http(url: str, timeout: float, want_ok: bool = False) -> bool:
     return False
 
 
-def ensure_bucket(endpoint: str, bucket: str, timeout: float) -> None:
+def s3_client(
+    endpoint: str | None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    *,
+    region: str = "us-east-1",
+    connect_timeout: float = 3,
+    read_timeout: float = 10,
+) -> Any:
+    """A boto3 S3 client that tries once with short timeouts: a wrong setting must fail in seconds.
+
+    Keys left None come from boto3's usual chain (the ``AWS_*`` variables); endpoint None is AWS.
+    boto3 is imported here, not at module import: it costs about 0.2 s that `port-free` need not pay.
+    """
     import boto3
     from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=Config(
+            retries={"max_attempts": 1}, connect_timeout=connect_timeout, read_timeout=read_timeout
+        ),
+    )
+
+
+def ensure_bucket(endpoint: str, bucket: str, timeout: float) -> None:
+    """Create the bucket if missing and wait until it answers: DVC and MLflow need it at once."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    s3 = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10),
-    )  # fmt: skip
+    s3 = s3_client(endpoint)
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -87,6 +120,7 @@ def ensure_bucket(endpoint: str, bucket: str, timeout: float) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """The command line ``stack.sh`` calls; the exit status is the answer (see the module doc)."""
     cmd, *args = argv
     if cmd == "secret":
         print(secret(int(args[0]), args[1] if len(args) > 1 else "mixed"))

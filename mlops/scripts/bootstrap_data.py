@@ -32,10 +32,12 @@ def md5_file(path: Path) -> str:
 
 
 def expected_md5(dvc_file: Path = DVC_FILE) -> str:
+    """The md5 the committed .dvc file names: the data version this checkout expects."""
     return yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"]
 
 
 def dvc(*args: str) -> subprocess.CompletedProcess:
+    """Run the venv's DVC from the repository root (bounded: a hung remote must not hang the job)."""
     exe = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
     return subprocess.run([exe, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=PULL_TIMEOUT_S)
 
@@ -79,6 +81,7 @@ def ensure_dataset() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and make sure the dataset is there; exit 1 with what to do otherwise."""
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     setup_logging()
     try:

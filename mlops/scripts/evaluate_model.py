@@ -8,13 +8,6 @@ calibration plots. No TensorFlow: scoring is the service's NumPy path.
 
 from __future__ import annotations
 
-import sys
-
-# Before anything from ml_model/ is imported: the sidecar only reads ml_model/, so it must not
-# leave a __pycache__ folder there either.
-sys.dont_write_bytecode = True
-
-import argparse
 import logging
 import tempfile
 from pathlib import Path
@@ -37,6 +30,7 @@ from mlops.scripts.utils import (
     mlflow_run,
     run_cli,
     score,
+    script_parser,
     test_split,
 )
 
@@ -55,6 +49,7 @@ def newest_candidate() -> LoadedModel | None:
 
 
 def confusion(y: np.ndarray, prob: np.ndarray) -> dict[str, int]:
+    """Counts at threshold 0.5, the one the service's consumers act on."""
     from sklearn.metrics import confusion_matrix
 
     tn, fp, fn, tp = confusion_matrix(y, (prob >= 0.5).astype(int), labels=[0, 1]).ravel()
@@ -62,6 +57,7 @@ def confusion(y: np.ndarray, prob: np.ndarray) -> dict[str, int]:
 
 
 def per_slice(test: pd.DataFrame, prob: pd.Series, column: str = "case_type") -> dict[str, dict[str, float]]:
+    """Metrics per value of ``column``: an average can hide a case type the model fails."""
     out = {}
     for value, rows in test.groupby(column):
         m = classification_metrics(rows[LABEL].to_numpy(), prob.loc[rows.index].to_numpy())
@@ -134,69 +130,78 @@ def plots(y: np.ndarray, prob: np.ndarray, folder: Path) -> list[Path]:
     return paths
 
 
-def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
-    timer = Timer()
+def score_production(data: Path, params_file: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Production (and the newest candidate) on the held-out split; returns the result, labels, scores."""
     params = load_params(params_file)
-    with timer("loading data"):
-        df = read_dataset(data)
-        production = load_production()
-        _, test = test_split(df, params)
-    with timer("scoring"):
-        prob = score(production, test)
-        y = test[LABEL].to_numpy()
-        ts = timestamp()
-        result: dict[str, Any] = {
-            "run_name": f"evaluate_{ts}",
-            "model_version": production.version,
-            "data": str(data),
-            "data_sha256": sha256_file(data),
-            "test_rows": len(test),
-            "metrics": classification_metrics(y, prob.to_numpy()),
-            "ece": expected_calibration_error(y, prob.to_numpy()),
-            "confusion_matrix": confusion(y, prob.to_numpy()),
-            "per_case_type": per_slice(test, prob),
+    production = load_production()
+    _, test = test_split(read_dataset(data), params)
+    prob = score(production, test)
+    y = test[LABEL].to_numpy()
+    ts = timestamp()
+    result: dict[str, Any] = {
+        "run_name": f"evaluate_{ts}",
+        "timestamp": ts,
+        "model_version": production.version,
+        "data": str(data),
+        "data_sha256": sha256_file(data),
+        "test_rows": len(test),
+        "metrics": classification_metrics(y, prob.to_numpy()),
+        "ece": expected_calibration_error(y, prob.to_numpy()),
+        "confusion_matrix": confusion(y, prob.to_numpy()),
+        "per_case_type": per_slice(test, prob),
+    }
+    cand = newest_candidate()
+    if cand is not None:
+        result["newest_candidate"] = {
+            "version": cand.version,
+            "metrics": classification_metrics(y, score(cand, test).to_numpy()),
         }
-        cand = newest_candidate()
-        if cand is not None:
-            result["newest_candidate"] = {
-                "version": cand.version,
-                "metrics": classification_metrics(y, score(cand, test).to_numpy()),
-            }
-    with timer("importing MLflow"):
-        mlflow = configure()
-        close_orphaned_runs(mlflow)
-    with (
-        timer("MLflow logging"),
-        tempfile.TemporaryDirectory() as tmp,
-        mlflow_run(mlflow, result["run_name"], {"timestamp": ts, "data_hash": result["data_sha256"]}) as run,
-    ):
+    return result, y, prob.to_numpy()
+
+
+def log_evaluation(result: dict[str, Any], y: np.ndarray, prob: np.ndarray) -> str:
+    """MLflow run ``evaluate_<ts>``: params, metrics, eval.json and the plots; returns the run id."""
+    mlflow = configure()
+    close_orphaned_runs(mlflow)
+    tags = {"timestamp": result["timestamp"], "data_hash": result["data_sha256"]}
+    with tempfile.TemporaryDirectory() as tmp, mlflow_run(mlflow, result["run_name"], tags) as run:
         mlflow.log_params(
-            {"type": "production_eval", "model_version": production.version, "test_rows": len(test)}
+            {
+                "type": "production_eval",
+                "model_version": result["model_version"],
+                "test_rows": result["test_rows"],
+            }
         )
         mlflow.log_metrics({**result["metrics"], "ece": result["ece"]})
         mlflow.log_dict(result, "eval.json")
-        for png in plots(y, prob.to_numpy(), Path(tmp)):
+        for png in plots(y, prob, Path(tmp)):
             mlflow.log_artifact(str(png), "plots")
-        result["run_id"] = run.info.run_id
+        return run.info.run_id
+
+
+def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
+    """The spec's evaluation flow: score, log to MLflow, write the report and the DVC metric."""
+    timer = Timer()
+    with timer("loading data and scoring"):
+        result, y, prob = score_production(data, params_file)
+    with timer("MLflow logging"):
+        result["run_id"] = log_evaluation(result, y, prob)
+    ts = result["timestamp"]
     atomic_write_json(TRACKING_DIR / f"eval_{ts}.json", result)
     atomic_write_json(
-        EVAL_LATEST, {**result["metrics"], "ece": result["ece"], "model_version": production.version}
+        EVAL_LATEST, {**result["metrics"], "ece": result["ece"], "model_version": result["model_version"]}
     )
     report = REPORTS_DIR / f"evaluation_{ts}.txt"
     atomic_write_text(report, report_text(result))
-    log.info("Production %s on %d held-out rows: %s.", production.version, len(test),
+    log.info("Production %s on %d held-out rows: %s.", result["model_version"], result["test_rows"],
              ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))  # fmt: skip
     log.info("Wrote %s. Evaluate finished: %s.", report, timer.summary())
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data", type=Path, default=DATASET, help="labelled CSV (default: the DVC-tracked dataset)"
-    )
-    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="params.yaml (the data split)")
-    args = parser.parse_args(argv)
+    """Parse arguments and run; exit 2 on bad input."""
+    args = script_parser(__doc__, params_help="params.yaml (the data split)").parse_args(argv)
     setup_logging()
     return run_cli("evaluate", evaluate, args.data, args.params)[0]
 

@@ -13,11 +13,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Decision:
+    """The gate's answer: improved or not, the reason in words, and each check's outcome."""
+
     improved: bool
     reason: str
     checks: dict[str, bool]
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form logged beside the candidate."""
         return asdict(self)
 
 

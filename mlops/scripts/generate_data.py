@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -101,32 +102,37 @@ def true_logit(df: pd.DataFrame, concept: bool = False) -> np.ndarray:
     )
 
 
-def simulate(rows: int, seed: int, drift: str = "none", with_truth: bool = False) -> pd.DataFrame:
-    """Draw ``rows`` pairs and their labels; the same arguments always give the same table."""
-    if rows < 1:
-        raise ValueError(f"rows must be at least 1, got {rows}")
-    if drift not in DRIFT_PROFILES:
-        raise ValueError(f"unknown drift profile {drift!r}; choose one of {', '.join(DRIFT_PROFILES)}")
-    rng = np.random.default_rng(seed)
-    n = rows
-    case_p, lang_p = CASE_P.copy(), LANG_P.copy()
-    income_scale, rate_scale, pro_bono = 1.0, 1.0, 0.08
-    if drift == "case_mix":
-        case_p = np.array([0.08, 0.08, 0.34, 0.14, 0.22, 0.08, 0.06])
-        lang_p = np.array([0.30, 0.38, 0.06, 0.16, 0.04, 0.06])
-    elif drift == "prices":
-        rate_scale, pro_bono = 1.6, 0.01
-    elif drift == "population":
-        income_scale = 0.55
-        case_p = np.array([0.22, 0.06, 0.08, 0.34, 0.10, 0.12, 0.08])
+@dataclass(frozen=True)
+class Profile:
+    """How a drift profile moves the population: case and language mix, incomes, prices."""
 
-    case_type = _pick(rng, CASE_TYPES, case_p, n)
+    case_p: np.ndarray
+    lang_p: np.ndarray
+    income_scale: float = 1.0
+    rate_scale: float = 1.0
+    pro_bono: float = 0.08
+
+
+def profile(drift: str) -> Profile:
+    """The population of a drift profile (``concept`` moves the truth, not the population)."""
+    if drift == "case_mix":
+        return Profile(np.array([0.08, 0.08, 0.34, 0.14, 0.22, 0.08, 0.06]),
+                       np.array([0.30, 0.38, 0.06, 0.16, 0.04, 0.06]))  # fmt: skip
+    if drift == "prices":
+        return Profile(CASE_P.copy(), LANG_P.copy(), rate_scale=1.6, pro_bono=0.01)
+    if drift == "population":
+        return Profile(np.array([0.22, 0.06, 0.08, 0.34, 0.10, 0.12, 0.08]), LANG_P.copy(), income_scale=0.55)
+    return Profile(CASE_P.copy(), LANG_P.copy())
+
+
+def draw_pairs(rng: np.random.Generator, n: int, pop: Profile) -> pd.DataFrame:
+    """``n`` (case, lawyer) pairs without labels; the order of the draws is part of the seed's meaning."""
+    case_type = _pick(rng, CASE_TYPES, pop.case_p, n)
     complexity = rng.choice(5, size=n, p=COMPLEXITY_P) + 1
     urgency = _pick(rng, URGENCIES, URGENCY_P, n)
-    client_lang = _pick(rng, LANGUAGES, lang_p, n)
+    client_lang = _pick(rng, LANGUAGES, pop.lang_p, n)
     client_region = _pick(rng, REGIONS, REGION_P, n)
-    income = np.round(rng.lognormal(np.log(31000 * income_scale), 0.6, n), -1)
-
+    income = np.round(rng.lognormal(np.log(31000 * pop.income_scale), 0.6, n), -1)
     spec = np.where(rng.random(n) < 0.5, case_type, _pick(rng, CASE_TYPES, np.ones(7), n))
     lawyer_lang = np.where(rng.random(n) < 0.55, client_lang, _pick(rng, LANGUAGES, LANG_P, n))
     same_region = rng.random(n) < 0.4
@@ -136,29 +142,28 @@ def simulate(rows: int, seed: int, drift: str = "none", with_truth: bool = False
     experience = np.clip(np.round(rng.gamma(2.2, 5.0, n), 1), 0, 45)
     rating = np.clip(np.round(rng.normal(3.9, 0.55, n), 1), 1.0, 5.0)
     active = rng.negative_binomial(4, 4 / (4 + 14.0), n)
-    rate = rng.lognormal(np.log(150 * rate_scale), 0.35, n) * (1 + 0.02 * experience)
-    rate = np.where(rng.random(n) < pro_bono, 0.0, np.round(rate, 0))
+    rate = rng.lognormal(np.log(150 * pop.rate_scale), 0.35, n) * (1 + 0.02 * experience)
+    rate = np.where(rng.random(n) < pop.pro_bono, 0.0, np.round(rate, 0))
+    return pd.DataFrame({
+        "case_type": case_type, "case_complexity": complexity.astype(np.int64), "urgency": urgency,
+        "client_language": client_lang, "client_region": client_region, "client_income": income,
+        "lawyer_specialization": spec, "lawyer_language": lawyer_lang, "lawyer_region": lawyer_region,
+        "lawyer_experience_years": experience, "lawyer_rating": rating,
+        "lawyer_active_cases": active.astype(np.int64), "lawyer_hourly_rate": rate,
+        "distance_km": np.round(distance, 2),
+    })  # fmt: skip
 
-    df = pd.DataFrame(
-        {
-            "case_type": case_type,
-            "case_complexity": complexity.astype(np.int64),
-            "urgency": urgency,
-            "client_language": client_lang,
-            "client_region": client_region,
-            "client_income": income,
-            "lawyer_specialization": spec,
-            "lawyer_language": lawyer_lang,
-            "lawyer_region": lawyer_region,
-            "lawyer_experience_years": experience,
-            "lawyer_rating": rating,
-            "lawyer_active_cases": active.astype(np.int64),
-            "lawyer_hourly_rate": rate,
-            "distance_km": np.round(distance, 2),
-        }
-    )
+
+def simulate(rows: int, seed: int, drift: str = "none", with_truth: bool = False) -> pd.DataFrame:
+    """Draw ``rows`` pairs and their labels; the same arguments always give the same table."""
+    if rows < 1:
+        raise ValueError(f"rows must be at least 1, got {rows}")
+    if drift not in DRIFT_PROFILES:
+        raise ValueError(f"unknown drift profile {drift!r}; choose one of {', '.join(DRIFT_PROFILES)}")
+    rng = np.random.default_rng(seed)
+    df = draw_pairs(rng, rows, profile(drift))
     prob = _sigmoid(true_logit(df, concept=(drift == "concept")))
-    df["match"] = (rng.random(n) < prob).astype(np.int64)
+    df["match"] = (rng.random(rows) < prob).astype(np.int64)
     df = df[list(COLUMNS)]
     if with_truth:
         df["match_probability"] = np.round(prob, 6)
@@ -173,6 +178,7 @@ def bayes_auc(df: pd.DataFrame) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, simulate, write the CSV atomically; exit 2 on bad arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, required=True, help="number of (case, lawyer) pairs")
     parser.add_argument("--seed", type=int, required=True, help="random seed; same seed, same file")

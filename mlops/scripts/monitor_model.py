@@ -19,14 +19,8 @@ Writes ``mlops/reports/data_drift_report_<ts>.html`` and ``.json``; exits 0 even
 
 from __future__ import annotations
 
-import sys
-
-# Before anything from ml_model/ is imported: the sidecar only reads ml_model/, so it must not
-# leave a __pycache__ folder there either.
-sys.dont_write_bytecode = True
-
-import argparse
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +48,7 @@ from ml_model.schema import (
     read_dataset,
     validate_frame,
 )
-from mlops.scripts.utils import Timer, load_params, load_production, run_cli, score, test_split
+from mlops.scripts.utils import Timer, load_params, load_production, run_cli, score, script_parser, test_split
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +87,7 @@ def auc_se(auc: float, labels: pd.Series) -> float:
 
 
 def default_current() -> Path:
+    """What the service saw, if it has logged anything; else the newest data version."""
     return DEFAULT_PREDICTION_LOG if DEFAULT_PREDICTION_LOG.is_file() else DATASET
 
 
@@ -166,62 +161,91 @@ def run_drift(
     return snapshot, columns
 
 
+@dataclass
+class Observed:
+    """The two samples the drift tests compare, with what was set aside on the way."""
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    rows_in: int  # current rows before sampling down
+    unknown_rows: int  # logged instances with categories the model does not know
+
+
+def load_observed(reference_path: Path, current_path: Path, cfg: dict[str, Any]) -> Observed:
+    """Read both sides; sample the current side down to ``max_rows`` (seeded) so the verdict is stable."""
+    reference = read_dataset(reference_path)
+    current, unknown_rows = load_current(current_path, cfg["seed"])
+    rows_in = len(current)
+    if rows_in > cfg["max_rows"]:
+        current = current.sample(cfg["max_rows"], random_state=cfg["seed"]).reset_index(drop=True)
+        log.info(
+            "Sampled %d of %d current rows (seed %d) for the drift tests.", len(current), rows_in, cfg["seed"]
+        )
+    return Observed(reference, current, rows_in, unknown_rows)
+
+
+def production_quality(obs: Observed, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Production's ROC AUC on labelled current rows against its held-out reference rows (concept drift)."""
+    if LABEL not in obs.current.columns:
+        return None
+    model = load_production()
+    _, held_out = test_split(obs.reference, params)  # rows production was not trained on
+    ref_q = classification_metrics(held_out[LABEL].to_numpy(), score(model, held_out).to_numpy())
+    cur_q = classification_metrics(obs.current[LABEL].to_numpy(), score(model, obs.current).to_numpy())
+    se = (
+        auc_se(ref_q["roc_auc"], held_out[LABEL]) ** 2 + auc_se(cur_q["roc_auc"], obs.current[LABEL]) ** 2
+    ) ** 0.5
+    return {"model_version": model.version, "reference": ref_q, "current": cur_q,
+            "auc_drop": ref_q["roc_auc"] - cur_q["roc_auc"], "auc_drop_se": se}  # fmt: skip
+
+
+def verdict_with_floor(
+    columns: dict[str, dict[str, Any]], quality: dict[str, Any] | None, cfg: dict[str, Any], tested: int
+) -> tuple[bool, bool, list[str]]:
+    """``drift_verdict``, unless there are fewer than ``min_rows`` rows: then no verdict, and why."""
+    if tested < cfg["min_rows"]:  # below this, sampling noise alone reaches the column threshold
+        log.warning("Only %d current rows: too few for a drift verdict (min_rows %d); scores are reported.",
+                    tested, cfg["min_rows"])  # fmt: skip
+        return False, False, [f"only {tested} rows, fewer than min_rows {cfg['min_rows']}: no verdict"]
+    dataset_drift, reasons = drift_verdict(columns, quality, cfg)
+    return dataset_drift, True, reasons
+
+
+def write_reports(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
+    """The Evidently HTML, our JSON beside it, and the DVC metric summary; returns the HTML's path."""
+    ts = result["timestamp"]
+    html = out_dir / f"data_drift_report_{ts}.html"
+    atomic_write(html, lambda p: snapshot.save_html(str(p)))
+    atomic_write_json(out_dir / f"data_drift_report_{ts}.json", result)
+    summary = {"dataset_drift": int(result["dataset_drift"]), "share_drifted": result["share_drifted"],
+               "drifted_columns": len(result["drifted_columns"])}  # fmt: skip
+    atomic_write_json(DRIFT_LATEST, summary)
+    return html
+
+
 def monitor(
     reference_path: Path, current_path: Path, params_file: Path = PARAMS_FILE, out_dir: Path = REPORTS_DIR
 ) -> dict[str, Any]:
+    """Drift tests and our verdict between the training snapshot and current data; writes the reports."""
     timer = Timer()
     params = load_params(params_file)
     cfg = params["monitor"]
     with timer("loading data"):
-        reference = read_dataset(reference_path)
-        current, unknown_rows = load_current(current_path, cfg["seed"])
-        rows_in = len(current)
-        if len(current) > cfg["max_rows"]:
-            current = current.sample(cfg["max_rows"], random_state=cfg["seed"]).reset_index(drop=True)
-            log.info(
-                "Sampled %d of %d current rows (seed %d) for the drift tests.",
-                len(current),
-                rows_in,
-                cfg["seed"],
-            )
-    quality = None
-    if LABEL in current.columns:
-        with timer("scoring"):
-            model = load_production()
-            _, held_out = test_split(reference, params)  # rows production was not trained on
-            ref_q = classification_metrics(held_out[LABEL].to_numpy(), score(model, held_out).to_numpy())
-            cur_q = classification_metrics(current[LABEL].to_numpy(), score(model, current).to_numpy())
-            se = (
-                auc_se(ref_q["roc_auc"], held_out[LABEL]) ** 2 + auc_se(cur_q["roc_auc"], current[LABEL]) ** 2
-            ) ** 0.5
-            quality = {
-                "model_version": model.version,
-                "reference": ref_q,
-                "current": cur_q,
-                "auc_drop": ref_q["roc_auc"] - cur_q["roc_auc"],
-                "auc_drop_se": se,
-            }
+        obs = load_observed(reference_path, current_path, cfg)
+    with timer("scoring"):
+        quality = production_quality(obs, params)
     with timer("importing Evidently"):
         import evidently  # noqa: F401  (timed on its own: it is most of the cost)
     with timer("drift"):
-        snapshot, columns = run_drift(reference, current, cfg)
-    dataset_drift, reasons = drift_verdict(columns, quality, cfg)
-    enough = len(current) >= cfg["min_rows"]
-    if not enough:  # below this, sampling noise alone reaches the column threshold
-        log.warning("Only %d current rows: too few for a drift verdict (min_rows %d); scores are reported.",
-                    len(current), cfg["min_rows"])  # fmt: skip
-        dataset_drift, reasons = (
-            False,
-            [f"only {len(current)} rows, fewer than min_rows {cfg['min_rows']}: no verdict"],
-        )
+        snapshot, columns = run_drift(obs.reference, obs.current, cfg)
+    dataset_drift, enough, reasons = verdict_with_floor(columns, quality, cfg, len(obs.current))
     drifted = sorted(c for c, v in columns.items() if v["drifted"])
-    ts = timestamp()
     result = {
-        "timestamp": ts,
+        "timestamp": timestamp(),
         "reference": str(reference_path),
         "current": str(current_path),
-        "rows": {"reference": len(reference), "current": rows_in, "tested": len(current)},
-        "unknown_category_rows": unknown_rows,
+        "rows": {"reference": len(obs.reference), "current": obs.rows_in, "tested": len(obs.current)},
+        "unknown_category_rows": obs.unknown_rows,
         "dataset_drift": dataset_drift,
         "enough_data": enough,
         "reasons": reasons,
@@ -232,30 +256,19 @@ def monitor(
         "classification_quality": quality,
     }
     with timer("writing report"):
-        html = out_dir / f"data_drift_report_{ts}.html"
-        atomic_write(html, lambda p: snapshot.save_html(str(p)))
-        atomic_write_json(out_dir / f"data_drift_report_{ts}.json", result)
-        atomic_write_json(
-            DRIFT_LATEST,
-            {
-                "dataset_drift": int(dataset_drift),
-                "share_drifted": result["share_drifted"],
-                "drifted_columns": len(drifted),
-            },
-        )
+        html = write_reports(snapshot, result, out_dir)
     verdict = "DRIFT: " + "; ".join(reasons) if dataset_drift else "no dataset drift"
-    log.info(
-        "%s (%d of %d current rows tested, %d columns drifted).", verdict, len(current), rows_in, len(drifted)
-    )
+    log.info("%s (%d of %d current rows tested, %d columns drifted).",
+             verdict, len(obs.current), obs.rows_in, len(drifted))  # fmt: skip
     log.info("Wrote %s. Monitor finished: %s.", html, timer.summary())
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """Parse arguments and run; exit 1 on drift only with ``--fail-on-drift``, 2 on bad input."""
+    parser = script_parser(__doc__, data=False, params_help="params.yaml (the monitor section)")
     parser.add_argument("--reference", type=Path, default=PRODUCTION_DATA, help="training snapshot CSV")
     parser.add_argument("--current", type=Path, default=None, help="CSV or prediction log (.jsonl)")
-    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="params.yaml (the monitor section)")
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR, help="where the reports go")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 1 when dataset drift is found")
     args = parser.parse_args(argv)

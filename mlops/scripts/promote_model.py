@@ -34,8 +34,8 @@ from ml_model.paths import (
     MANIFEST_FILE,
     ML_MODEL_DIR,
     MODELS_DIR,
+    PROMOTE_LOCK,
     REGISTERED_MODEL,
-    TRACKING_DIR,
     timestamp,
 )
 from mlops.mlflow_setup import TrackingUnavailable, configure
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)  # the manifest last: it vouches for the others
 STAGING = ".promotion-staging"
 JOURNAL = ".promotion-journal.json"
-PROMOTE_LOCK = TRACKING_DIR / ".promote.lock"
 
 
 class PromotionError(RuntimeError):
@@ -154,19 +153,29 @@ def move_champion(manifest: dict[str, Any]) -> str:
     return "the production model is not in the registry; alias 'champion' removed"
 
 
+def plan_swap(incoming_dir: Path, prod_dir: Path) -> dict[str, Any]:
+    """Verify both sets before anything moves; returns what would be replaced by what."""
+    try:
+        incoming = verify_manifest(incoming_dir)
+        outgoing = verify_manifest(prod_dir)
+    except ManifestError as exc:
+        raise PromotionError(str(exc)) from exc
+    return {
+        "from": outgoing.get("model_version"),
+        "to": incoming.get("model_version"),
+        "source": str(incoming_dir),
+    }
+
+
 def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
+    """Archive production and swap in candidate ``version``; a dry run only verifies and says so."""
     _recover_unless_dry(prod_dir, dry_run)
     source = MODELS_DIR / version
     if not source.is_dir():
         raise PromotionError(
             f"no candidate {source}; candidates are the v<timestamp> folders in {MODELS_DIR}"
         )
-    try:
-        incoming = verify_manifest(source)
-        outgoing = verify_manifest(prod_dir)
-    except ManifestError as exc:
-        raise PromotionError(str(exc)) from exc
-    plan = {"from": outgoing.get("model_version"), "to": incoming.get("model_version"), "source": str(source)}
+    plan = plan_swap(source, prod_dir)
     if dry_run:
         log.info(
             "Dry run: would archive production %s and promote %s from %s.", plan["from"], plan["to"], source
@@ -183,20 +192,12 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
 
 
 def rollback(dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
+    """Restore the set the last un-rolled-back promotion replaced (archiving the current one first)."""
     _recover_unless_dry(prod_dir, dry_run)
     target = last_promotion_archive()
     if target is None:
         raise PromotionError(f"nothing to roll back: no un-restored promotion archive in {ARCHIVE_DIR}")
-    try:
-        restoring = verify_manifest(target)
-        outgoing = verify_manifest(prod_dir)
-    except ManifestError as exc:
-        raise PromotionError(str(exc)) from exc
-    plan = {
-        "from": outgoing.get("model_version"),
-        "to": restoring.get("model_version"),
-        "source": str(target),
-    }
+    plan = plan_swap(target, prod_dir)
     if dry_run:
         log.info("Dry run: would restore %s from %s, replacing %s.", plan["to"], target, plan["from"])
         return plan
@@ -209,6 +210,7 @@ def rollback(dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, take the promotion lock, run; exit 2 refused, 3 busy, 4 alias not moved."""
     parser = argparse.ArgumentParser(
         description="Promote a candidate to production (ml_model/), or roll back."
     )

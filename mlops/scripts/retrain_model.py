@@ -8,24 +8,20 @@ with alias ``challenger``. Production (``ml_model/``) is read, never written.
 
 from __future__ import annotations
 
-import sys
-
-# Before anything from ml_model/ is imported: the sidecar only reads ml_model/, so it must not
-# leave a __pycache__ folder there either.
-sys.dont_write_bytecode = True
-
-import argparse
 import logging
 import shutil
 import signal
+import sys
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from filelock import FileLock, Timeout
 
-from ml_model.artifacts import load_model
+from ml_model.artifacts import LoadedModel, load_model
 from ml_model.common import atomic_write_json, exit_script, setup_logging, sha256_file
 from ml_model.features import frame_columns
 from ml_model.paths import (
@@ -36,13 +32,15 @@ from ml_model.paths import (
     MODELS_DIR,
     PARAMS_FILE,
     REGISTERED_MODEL,
+    REPO_ROOT,
     RETRAIN_LOCK,
     STAGING_DIR,
     TRACKING_DIR,
+    model_version,
     timestamp,
 )
 from ml_model.schema import LABEL, read_dataset
-from ml_model.train_model import TrainConfig, import_keras, library_versions, save_artifacts, train
+from ml_model.train_model import TrainConfig, Trained, import_keras, library_versions, save_artifacts, train
 from mlops.mlflow_setup import configure
 from mlops.scripts.gate import Decision, decide
 from mlops.scripts.utils import (
@@ -54,189 +52,210 @@ from mlops.scripts.utils import (
     mlflow_run,
     roc_points,
     run_cli,
+    script_parser,
     test_split,
 )
 
 log = logging.getLogger(__name__)
 
 
-def train_config(params: dict[str, Any]) -> TrainConfig:
-    t = params["train"]
-    return TrainConfig(
-        epochs=int(t["epochs"]),
-        batch_size=int(t["batch_size"]),
-        hidden_layers=tuple(int(h) for h in t["hidden_layers"]),
-        learning_rate=float(t["learning_rate"]),
-        seed=int(t["seed"]),
-        test_size=float(params["data"]["test_size"]),
-        algorithm=str(t["algorithm"]),
+@dataclass
+class Inputs:
+    """What a retrain reads: the data version, its split, the recipe and the production model."""
+
+    data: Path
+    digest: str
+    rows: int
+    train_df: pd.DataFrame
+    test_df: pd.DataFrame
+    params: dict[str, Any]
+    config: TrainConfig
+    production: LoadedModel
+
+
+@dataclass
+class Scored:
+    """The trained candidate beside production on the same held-out rows, and the gate's word."""
+
+    trained: Trained
+    model: LoadedModel
+    candidate: dict[str, float]
+    production: dict[str, float]
+    decision: Decision
+
+
+@dataclass
+class RetrainRecord:
+    """The run's outcome: ``last_retrain.json``, the candidate's ``metrics.json`` and MLflow's copy."""
+
+    run_name: str
+    run_id: str
+    version: str
+    data_sha256: str
+    candidate: dict[str, float]
+    production: dict[str, float]
+    production_version: str
+    decision: dict[str, Any]
+    thresholds: dict[str, Any]
+    saved_to: str | None = None
+    registered_version: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form; ``registered_version`` appears only once a version exists."""
+        out = asdict(self)
+        if out["registered_version"] is None:
+            del out["registered_version"]
+        return out
+
+
+def load_inputs(data: Path, params_file: Path) -> Inputs:
+    """Read and validate the data version and the recipe, split them, verify production."""
+    params = load_params(params_file)
+    df = read_dataset(data)
+    train_df, test_df = test_split(df, params)
+    inputs = Inputs(data, sha256_file(data), len(df), train_df, test_df, params,
+                    TrainConfig.from_params(params), load_production())  # fmt: skip
+    log.info("Data %s (sha256 %s...): %d training rows, %d held out.",
+             data, inputs.digest[:12], len(train_df), len(test_df))  # fmt: skip
+    return inputs
+
+
+def train_and_score(inputs: Inputs, staging: Path, version: str, timer: Timer) -> Scored:
+    """Train the candidate into ``staging``, load it as the service would, score both, ask the gate."""
+    with timer("importing TensorFlow"):
+        import_keras()
+    with timer("training"):
+        trained = train(inputs.train_df, inputs.config, verbose=2)
+    with timer("scoring"):
+        save_artifacts(staging, trained, {"model_version": version})
+        model = load_model(staging)
+        candidate = metrics_of(model, inputs.test_df)
+        prod = metrics_of(inputs.production, inputs.test_df)
+        decision = decide(candidate, prod, inputs.params["gate"])
+    log.info("Candidate: %s.", ", ".join(f"{k} {v:.4f}" for k, v in candidate.items()))
+    log.info(
+        "Production %s: %s.", inputs.production.version, ", ".join(f"{k} {v:.4f}" for k, v in prod.items())
     )
+    log.info("Gate: %s. %s.", "IMPROVED" if decision.improved else "not improved", decision.reason)
+    return Scored(trained, model, candidate, prod, decision)
 
 
-def _log_to_mlflow(mlflow: Any, info: dict[str, Any], trained: Any, x_sample: Any) -> Any:
-    """Params, metrics (candidate and ``production_``), tags, metrics.json and the model."""
+def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord) -> Any:
+    """Params, metrics (candidate and ``production_``), tags, metrics.json and the model; returns it."""
     from mlflow.models import infer_signature
 
-    cfg = info["config"]
-    mlflow.log_params(
-        {
-            "algorithm": cfg.algorithm,
-            "batch_size": cfg.batch_size,
-            "epochs": cfg.epochs,
-            "hidden_layers": ",".join(map(str, cfg.hidden_layers)),
-            "learning_rate": cfg.learning_rate,
-            "seed": cfg.seed,
-            "test_size": cfg.test_size,
-            "train_rows": info["train_rows"],
-            "test_rows": info["test_rows"],
-            "production_version": info["production_version"],
-        }
-    )
-    mlflow.log_metrics(info["candidate"])
-    mlflow.log_metrics({f"production_{k}": v for k, v in info["production"].items()})
-    mlflow.log_dict(info["record"], "metrics.json")
-    y_sample = trained.model(x_sample, training=False).numpy()
+    cfg = inputs.config
+    mlflow.set_tags({"decision": "improved" if scored.decision.improved else "rejected",
+                     "reason": scored.decision.reason})  # fmt: skip
+    mlflow.log_params({
+        "algorithm": cfg.algorithm, "batch_size": cfg.batch_size, "epochs": cfg.epochs,
+        "hidden_layers": ",".join(map(str, cfg.hidden_layers)), "learning_rate": cfg.learning_rate,
+        "seed": cfg.seed, "test_size": cfg.test_size, "train_rows": len(inputs.train_df),
+        "test_rows": len(inputs.test_df), "production_version": inputs.production.version,
+    })  # fmt: skip
+    mlflow.log_metrics(scored.candidate)
+    mlflow.log_metrics({f"production_{k}": v for k, v in scored.production.items()})
+    mlflow.log_dict(record.as_dict(), "metrics.json")
+    head = inputs.test_df.head(200)
+    x_sample = scored.model.scorer.design(frame_columns(head), len(head)).astype(np.float32)
+    y_sample = scored.trained.model(x_sample, training=False).numpy()
     # Pinned requirements: without them MLflow infers them by re-importing the model in a
     # subprocess, which took 10+ s here.
     libs = library_versions()
     reqs = [f"{p}=={libs[p]}" for p in ("tensorflow-cpu", "keras", "numpy", "h5py")]
     return mlflow.keras.log_model(
-        trained.model, name="model", signature=infer_signature(x_sample, y_sample), pip_requirements=reqs
+        scored.trained.model,
+        name="model",
+        signature=infer_signature(x_sample, y_sample),
+        pip_requirements=reqs,
     )
+
+
+def save_candidate(
+    mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, logged: Any, staging: Path
+) -> None:
+    """Register the improved candidate as ``challenger``, complete its manifest, rename it into place."""
+    mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL)
+    client = mlflow.tracking.MlflowClient()
+    client.set_registered_model_alias(REGISTERED_MODEL, "challenger", mv.version)
+    record.registered_version = str(mv.version)
+    manifest = load_model(staging).manifest
+    manifest.update({
+        "created_at": record.version.removeprefix("v"),
+        "training_data": {"path": str(inputs.data), "sha256": inputs.digest, "rows": inputs.rows,
+                          "train_rows": len(inputs.train_df)},
+        "train_config": inputs.config.as_dict(),
+        "metrics": scored.candidate,
+        "production_metrics": scored.production,
+        "decision": scored.decision.as_dict(),
+        "mlflow": {"run_id": record.run_id, "model_uri": logged.model_uri,
+                   "registered_model": REGISTERED_MODEL, "registered_version": str(mv.version)},
+        "libraries": library_versions(),
+    })  # fmt: skip
+    atomic_write_json(staging / MANIFEST_FILE, manifest)
+    atomic_write_json(staging / "metrics.json", record.as_dict())
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    final = MODELS_DIR / record.version
+    try:
+        staging.rename(final)  # the candidate appears whole, or not at all
+    except OSError:
+        client.delete_model_version(REGISTERED_MODEL, mv.version)  # no alias without a folder
+        raise
+    record.saved_to = str(final.relative_to(REPO_ROOT))
+    log.info(
+        "Saved candidate %s to %s and set alias 'challenger' on version %s.",
+        record.version,
+        final,
+        mv.version,
+    )
+
+
+def write_dvc_outputs(record: RetrainRecord, improved: bool, roc: dict[str, list]) -> None:
+    """The files dvc.yaml tracks: the record, the metrics summary and the ROC points."""
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # the DVC output exists even when nothing was saved
+    atomic_write_json(LAST_RETRAIN, record.as_dict())
+    summary = {"candidate": record.candidate, "production": record.production, "improved": improved}
+    atomic_write_json(LAST_METRICS, summary)  # numbers only, for `dvc metrics show/diff`
+    for name, points in roc.items():
+        atomic_write_json(TRACKING_DIR / f"roc_{name}.json", points)
 
 
 def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
-    """The spec's retraining flow; returns the record also written to ``last_metrics.json``."""
+    """The spec's retraining flow; returns the record also written to ``last_retrain.json``."""
     timer = Timer()
-    params = load_params(params_file)
-    config = train_config(params)
     with timer("loading data"):
-        df = read_dataset(data)
-        production = load_production()
-        train_df, test_df = test_split(df, params)
-        digest = sha256_file(data)
-    log.info(
-        "Data %s (sha256 %s...): %d training rows, %d held out.",
-        data,
-        digest[:12],
-        len(train_df),
-        len(test_df),
-    )
+        inputs = load_inputs(data, params_file)
     with timer("importing MLflow"):
         mlflow = configure()
         close_orphaned_runs(mlflow)
     ts = timestamp()
-    version = f"v{ts}"
     STAGING_DIR.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{version}.", dir=STAGING_DIR))
+    staging = Path(tempfile.mkdtemp(prefix=f"{model_version(ts)}.", dir=STAGING_DIR))
     try:
-        with mlflow_run(mlflow, f"retrain_{ts}", {"timestamp": ts, "data_hash": digest}) as run:
-            with timer("importing TensorFlow"):
-                import_keras()
-            with timer("training"):
-                trained = train(train_df, config, verbose=2)
-            with timer("scoring"):
-                save_artifacts(staging, trained, {"model_version": version})
-                candidate_model = load_model(staging)
-                candidate = metrics_of(candidate_model, test_df)
-                prod = metrics_of(production, test_df)
-                decision: Decision = decide(candidate, prod, params["gate"])
-            log.info("Candidate: %s.", ", ".join(f"{k} {v:.4f}" for k, v in candidate.items()))
-            log.info(
-                "Production %s: %s.", production.version, ", ".join(f"{k} {v:.4f}" for k, v in prod.items())
-            )
-            log.info("Gate: %s. %s.", "IMPROVED" if decision.improved else "not improved", decision.reason)
-            record = {
-                "run_name": f"retrain_{ts}",
-                "run_id": run.info.run_id,
-                "version": version,
-                "data_sha256": digest,
-                "candidate": candidate,
-                "production": prod,
-                "production_version": production.version,
-                "decision": decision.as_dict(),
-                "thresholds": params["gate"],
-                "saved_to": None,
-            }
-            mlflow.set_tags(
-                {"decision": "improved" if decision.improved else "rejected", "reason": decision.reason}
-            )
+        with mlflow_run(mlflow, f"retrain_{ts}", {"timestamp": ts, "data_hash": inputs.digest}) as run:
+            scored = train_and_score(inputs, staging, model_version(ts), timer)
+            record = RetrainRecord(
+                f"retrain_{ts}", run.info.run_id, model_version(ts), inputs.digest, scored.candidate,
+                scored.production, inputs.production.version, scored.decision.as_dict(), inputs.params["gate"],
+            )  # fmt: skip
             with timer("MLflow logging"):
-                head = test_df.head(200)
-                x_sample = candidate_model.scorer.design(frame_columns(head), len(head)).astype(np.float32)
-                info = {
-                    "config": config, "train_rows": len(train_df), "test_rows": len(test_df),
-                    "production_version": production.version, "candidate": candidate, "production": prod,
-                    "record": record,
-                }  # fmt: skip
-                logged = _log_to_mlflow(mlflow, info, trained, x_sample)
-                roc = roc_points(
-                    test_df[LABEL].to_numpy(),
-                    {"candidate": candidate_model, "production": production},
-                    test_df,
-                )
-            if decision.improved:
+                logged = log_run(mlflow, inputs, scored, record)
+                roc = roc_points(inputs.test_df[LABEL].to_numpy(),
+                                 {"candidate": scored.model, "production": inputs.production}, inputs.test_df)  # fmt: skip
+            if scored.decision.improved:
                 with timer("saving candidate"):
-                    mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL)
-                    client = mlflow.tracking.MlflowClient()
-                    client.set_registered_model_alias(REGISTERED_MODEL, "challenger", mv.version)
-                    record["registered_version"] = str(mv.version)
-                    manifest = load_model(staging).manifest
-                    manifest.update(
-                        {
-                            "created_at": ts,
-                            "training_data": {"path": str(data), "sha256": digest, "rows": len(df), "train_rows": len(train_df)},
-                            "train_config": {k: v for k, v in vars(config).items() if k != "extra"},
-                            "metrics": candidate,
-                            "production_metrics": prod,
-                            "decision": decision.as_dict(),
-                            "mlflow": {"run_id": run.info.run_id, "model_uri": logged.model_uri,
-                                       "registered_model": REGISTERED_MODEL, "registered_version": str(mv.version)},
-                            "libraries": library_versions(),
-                        }
-                    )  # fmt: skip
-                    atomic_write_json(staging / MANIFEST_FILE, manifest)
-                    atomic_write_json(staging / "metrics.json", record)
-                    MODELS_DIR.mkdir(parents=True, exist_ok=True)
-                    final = MODELS_DIR / version
-                    try:
-                        staging.rename(final)  # the candidate appears whole, or not at all
-                    except OSError:
-                        client.delete_model_version(REGISTERED_MODEL, mv.version)  # no alias without a folder
-                        raise
-                    record["saved_to"] = str(final.relative_to(MODELS_DIR.parent.parent))
-                    log.info(
-                        "Saved candidate %s to %s and set alias 'challenger' on version %s.",
-                        version,
-                        final,
-                        mv.version,
-                    )
-            mlflow.set_tag("saved_to", record["saved_to"] or "")
+                    save_candidate(mlflow, inputs, scored, record, logged, staging)
+            mlflow.set_tag("saved_to", record.saved_to or "")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # the DVC output exists even when nothing was saved
-    atomic_write_json(LAST_RETRAIN, record)
-    summary = {
-        "candidate": record["candidate"],
-        "production": record["production"],
-        "improved": decision.improved,
-    }
-    atomic_write_json(LAST_METRICS, summary)  # numbers only, for `dvc metrics show/diff`
-    for name, points in roc.items():
-        atomic_write_json(TRACKING_DIR / f"roc_{name}.json", points)
+    write_dvc_outputs(record, scored.decision.improved, roc)
     log.info("Retrain finished: %s.", timer.summary())
-    return record
+    return record.as_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data", type=Path, default=DATASET, help="labelled CSV (default: the DVC-tracked dataset)"
-    )
-    parser.add_argument(
-        "--params", type=Path, default=PARAMS_FILE, help="params.yaml with train, data and gate"
-    )
-    args = parser.parse_args(argv)
+    """Parse arguments, take the retrain lock, run; exit 2 on bad input, 3 when another retrain runs."""
+    args = script_parser(__doc__, params_help="params.yaml with train, data and gate").parse_args(argv)
     setup_logging()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a TERM ends the MLflow run as FAILED
     RETRAIN_LOCK.parent.mkdir(parents=True, exist_ok=True)

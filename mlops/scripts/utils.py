@@ -101,6 +101,7 @@ class Timer:
             self.spans[name] = self.spans.get(name, 0.0) + time.perf_counter() - start
 
     def summary(self) -> str:
+        """One log line: the total and each named span."""
         total = time.perf_counter() - self.t0
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in self.spans.items())
         return f"{total:.1f} s in all ({parts})"
@@ -168,4 +169,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-

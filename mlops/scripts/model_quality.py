@@ -1,0 +1,85 @@
+"""Score the production model on fresh simulator data against what is achievable.
+
+Why here, beside the model: the quality bar (within 0.01 ROC AUC of the Bayes-optimal one, no
+worse than gradient boosting) is part of what production promises, and tests/model/test_quality.py
+gates on it. The simulator knows the true match probability, so the Bayes-optimal AUC of the same
+rows is the ceiling; scikit-learn's HistGradientBoostingClassifier, trained on the same rows as
+production, is the baseline a simpler model would reach. Nothing is written.
+
+Run: .venv/bin/python mlops/scripts/model_quality.py [--rows 50000] [--seed 777]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+
+import numpy as np
+
+from ml_model.artifacts import ManifestError, load_model
+from ml_model.common import exit_script, setup_logging
+from ml_model.features import frame_columns
+from ml_model.metrics import expected_calibration_error
+from ml_model.paths import ML_MODEL_DIR, PRODUCTION_DATA
+from ml_model.schema import FEATURES, LABEL, read_dataset
+from ml_model.train_model import split
+from mlops.scripts.generate_data import simulate
+
+log = logging.getLogger(__name__)
+
+
+def quality(rows: int, seed: int) -> dict[str, float]:
+    """AUCs of the truth, the production model and HGB on one fresh sample of ``rows`` rows.
+
+    Returns ``bayes_auc``, ``model_auc``, ``hgb_auc``, ``model_ece``, ``hgb_ece`` (expected
+    calibration errors) and ``positive_rate``. Use a ``seed`` other than the training data's (2024),
+    so the rows are unseen.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    fresh = simulate(rows, seed, with_truth=True)
+    y = fresh[LABEL].to_numpy()
+    model = load_model(ML_MODEL_DIR)
+    prob = model.scorer.score(frame_columns(fresh[list(FEATURES)]), len(fresh))
+    cfg = model.manifest["train_config"]
+    train_df, _ = split(read_dataset(PRODUCTION_DATA), cfg["test_size"], cfg["seed"])
+    cat = [c for c in FEATURES if train_df[c].dtype == object]
+    hgb = HistGradientBoostingClassifier(categorical_features=cat, random_state=0, max_iter=300)
+    hgb.fit(train_df[list(FEATURES)].astype({c: "category" for c in cat}), train_df[LABEL])
+    hgb_prob = hgb.predict_proba(fresh[list(FEATURES)].astype({c: "category" for c in cat}))[:, 1]
+    return {
+        "bayes_auc": float(roc_auc_score(y, fresh["match_probability"])),
+        "model_auc": float(roc_auc_score(y, prob)),
+        "hgb_auc": float(roc_auc_score(y, hgb_prob)),
+        "model_ece": expected_calibration_error(y, prob),
+        "hgb_ece": expected_calibration_error(y, hgb_prob),
+        "positive_rate": float(np.mean(y)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the scores as JSON and the model's distance to Bayes and to HGB; exit 2 on bad input."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=50000, help="fresh simulator rows to score")
+    parser.add_argument("--seed", type=int, default=777, help="any seed but the training data's (2024)")
+    args = parser.parse_args(argv)
+    setup_logging()
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    log.info("Scoring the production model on %d fresh rows (seed %d).", args.rows, args.seed)
+    try:
+        q = quality(args.rows, args.seed)
+    except (ValueError, ManifestError) as exc:
+        log.error("%s", exc)
+        return 2
+    print(json.dumps(q, indent=2))
+    print(
+        f"model - bayes: {q['model_auc'] - q['bayes_auc']:+.4f}   model - hgb: {q['model_auc'] - q['hgb_auc']:+.4f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    exit_script(main())
