@@ -76,7 +76,7 @@ mlflow-ui: install
 	MLFLOW_ALLOW_FILE_STORE=true exec $(VENV)/bin/mlflow ui --backend-store-uri file://$(MLFLOW_STORE) --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 bench: install
-	$(PY) bench/model_quality.py
+	$(PY) mlops/scripts/model_quality.py
 	$(PY) bench/serve_bench.py
 	$(PY) bench/pipeline_bench.py
 	$(PY) bench/exit_bench.py

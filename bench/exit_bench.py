@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from mlops.scripts.generate_data import simulate
-from tests.mlops.conftest import make_repo
+from tests.support.repo import make_repo
 
 CHILD = """
 import sys, time

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.scripts.generate_data import DRIFT_PROFILES, simulate
-from tests.mlops.conftest import make_repo
+from tests.support.repo import make_repo
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from mlops.scripts.generate_data import simulate
-from tests.mlops.conftest import Repo, make_repo
+from tests.support.repo import Repo, make_repo
 
 
 def timed(repo: Repo, *args: str) -> tuple[float, str, float]:

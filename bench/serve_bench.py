@@ -21,9 +21,10 @@ from pathlib import Path
 from ml_model.paths import REPO_ROOT
 from ml_model.schema import CASE_FIELDS, FEATURES
 from mlops.scripts.generate_data import simulate
-from tests.conftest import free_port, wait_http
+from tests.support.ports import free_port, wait_http
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+BENCH_DIR = Path(__file__).resolve().parent  # naive_app.py: a script folder, not a package
 
 
 def rss_mb(pid: int) -> float:
@@ -56,12 +57,22 @@ def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100)[int(q) - 1] if len(xs) >= 100 else max(xs)
 
 
-def measure(app: str, n: int, n_rank: int, log_path: Path) -> dict[str, float]:
+def measure(
+    app: str, n: int, n_rank: int, log_path: Path, pythonpath: Path | None = None
+) -> dict[str, float]:
     port = free_port()
     env = {**os.environ, "PREDICTION_LOG": str(log_path)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", app],
+        [
+            GUNICORN,
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            *(["--pythonpath", str(pythonpath)] if pythonpath else []),
+            app,
+        ],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -102,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-requests", type=int, default=100, help="requests for the naive baseline")
     args = parser.parse_args(argv)
     tmp = Path(os.environ.get("TMPDIR", "/tmp"))
-    naive = measure("bench.naive_app:create_naive_app()", args.naive_requests, 20, tmp / "bench_naive.jsonl")
+    naive = measure(
+        "naive_app:create_naive_app()", args.naive_requests, 20, tmp / "bench_naive.jsonl", BENCH_DIR
+    )
     ours = measure("ml_model.predict_model:create_app()", args.requests, 200, tmp / "bench_ours.jsonl")
     print(f"{'metric':<18}{'naive predict()':>18}{'ours':>12}{'ours better by':>16}")
     for key in naive:

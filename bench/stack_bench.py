@@ -20,17 +20,9 @@ import time
 from pathlib import Path
 
 from mlops.scripts.generate_data import simulate
-from tests.infra.test_stack_e2e import (
-    STACK,
-    Stack,
-    _pgrp,
-    _ppid,
-    free_ports,
-    parse_env,
-    point_dvc_at,
-    sidecar_env,
-)
-from tests.mlops.conftest import Repo, make_repo
+from tests.support.procs import all_pids, pgrp, ppid
+from tests.support.repo import Repo, make_repo
+from tests.support.stack import Stack, parse_env, point_dvc_at, sidecar_env
 
 COMPONENTS = {
     "mon": "ceph-mon",
@@ -42,10 +34,7 @@ COMPONENTS = {
 
 
 def groups(stack: Stack) -> dict[str, int]:
-    out = {
-        name: int((stack.state / "run" / f"{name}.pid").read_text())
-        for name in ("mon", "osd", "rgw", "mlflow")
-    }
+    out = {name: stack.pid(name) for name in ("mon", "osd", "rgw", "mlflow")}
     pg = Path((stack.state / "pg.path").read_text().strip()) / "data" / "postmaster.pid"
     out["pg"] = int(pg.read_text().split()[0])
     return out
@@ -54,10 +43,10 @@ def groups(stack: Stack) -> dict[str, int]:
 def members(pgid: int, children: bool = False) -> list[int]:
     """A process group; with ``children``, the leader and its children (PostgreSQL's backends each
     start a session of their own)."""
-    procs = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()]
+    procs = all_pids()
     if children:
-        return [p for p in procs if p == pgid or _ppid(p) == pgid]
-    return [p for p in procs if _pgrp(p) == pgid]
+        return [p for p in procs if p == pgid or ppid(p) == pgid]
+    return [p for p in procs if pgrp(p) == pgid]
 
 
 def rss_mib(pids: list[int]) -> float:
@@ -109,17 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stack-bench-") as tmp_s:
         tmp = Path(tmp_s)
-        mlflow_port, s3_port, pg_port, mon_port = free_ports(4)
-        env = {
-            **os.environ, "STACK_STATE_DIR": str(tmp / "state"), "STACK_PYTHON": sys.executable,
-            "STACK_MLFLOW_PORT": str(mlflow_port), "STACK_S3_PORT": str(s3_port),
-            "STACK_PG_PORT": str(pg_port), "STACK_MON_PORT": str(mon_port),
-        }  # fmt: skip
-        stack = Stack(tmp / "state", {}, {})
+        stack = Stack.on_free_ports(tmp / "state")
         try:
-            up_s, up = timed(
-                subprocess.run, [str(STACK), "up"], env=env, capture_output=True, text=True, timeout=600
-            )
+            up_s, up = timed(stack.up, timeout=600)
             if up.returncode != 0:
                 raise RuntimeError(up.stderr)
             stack.env = parse_env(stack.sh("env").stdout)
@@ -147,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{label:<15} {start if start is not None else float('nan'):>8.1f} {rss:>8.0f} {len(pids):>6}"
                 )
             print(f"{'all':<15} {'':>8} {total:>8.0f}")
-            all_pids = [p for key, pgid in g.items() for p in members(pgid, children=key == "pg")]
-            c0 = cpu_ticks(all_pids)
+            every_pid = [p for key, pgid in g.items() for p in members(pgid, children=key == "pg")]
+            c0 = cpu_ticks(every_pid)
             time.sleep(10)
-            idle = (cpu_ticks(all_pids) - c0) / os.sysconf("SC_CLK_TCK") / 10 * 100
+            idle = (cpu_ticks(every_pid) - c0) / os.sysconf("SC_CLK_TCK") / 10 * 100
             print(f"Idle CPU of the whole stack over 10 s: {idle:.1f} % of one core")
 
             # Retrain: the committed 20,000 rows, params.yaml as committed, both stores, interleaved.

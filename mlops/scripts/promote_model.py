@@ -11,7 +11,11 @@ point leaves the old set or the new one:
 A crash before (2) leaves the old set (the staging folder is discarded by the next run); a crash
 after (2) is rolled forward by the next run of this script, before it does anything else. While a
 swap is half done the manifest does not match, so the service refuses to load the mixed set and
-keeps serving the old model. The service picks the new model up on SIGHUP or restart.
+keeps serving the old model. Each service worker picks the new set up within a second.
+
+``--from-registry [challenger|champion|<number>]`` first downloads that registered model version's
+artifact set from MLflow (file store or tracking server) into ``mlops/models/<model_version>/``
+(staged, verified, then renamed), so a clone that never trained can promote what CI found.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +42,7 @@ from ml_model.paths import (
     MODELS_DIR,
     PROMOTE_LOCK,
     REGISTERED_MODEL,
+    STAGING_DIR,
     timestamp,
 )
 from mlops.mlflow_setup import TrackingUnavailable, configure
@@ -153,6 +160,78 @@ def move_champion(manifest: dict[str, Any]) -> str:
     return "the production model is not in the registry; alias 'champion' removed"
 
 
+def candidate_dir(version: str) -> Path:
+    """A candidate is a folder name inside mlops/models/ and nothing else (no paths, no '..')."""
+    if not re.fullmatch(r"v[0-9A-Za-z_]+", version):
+        raise PromotionError(
+            f"{version!r} is not a candidate name; candidates are the v<timestamp> folders in {MODELS_DIR}"
+        )
+    return MODELS_DIR / version
+
+
+def _registered_version(client: Any, ref: str) -> Any:
+    """The model version an alias or a number names; a clear error when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if ref.isdigit():
+            return client.get_model_version(REGISTERED_MODEL, ref)
+        return client.get_model_version_by_alias(REGISTERED_MODEL, ref)
+    except MlflowException as exc:
+        kind = "version" if ref.isdigit() else "alias"
+        raise PromotionError(
+            f"the registry has no {REGISTERED_MODEL} {kind} {ref!r} ({exc.error_code})"
+        ) from exc
+
+
+def fetch_registered(ref: str) -> str:
+    """Download registered version ``ref`` into mlops/models/ (staged, verified, renamed); returns its name.
+
+    The logged manifest is completed with the registry coordinates, so promotion moves ``champion``
+    to exactly this version. A folder of that name already there must hold the same bytes.
+    """
+    import mlflow.artifacts
+
+    client = configure().tracking.MlflowClient()
+    mv = _registered_version(client, ref)
+    STAGING_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="registry.", dir=STAGING_DIR))
+    try:
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{REGISTERED_MODEL}/{mv.version}", dst_path=str(tmp)
+        )
+        staged = tmp / "set"
+        staged.mkdir()
+        for name in SET_FILES:
+            if not (tmp / "artifacts" / name).is_file():
+                raise PromotionError(
+                    f"registered version {mv.version} has no {name}: it is not a servable set"
+                )
+            shutil.copyfile(tmp / "artifacts" / name, staged / name)
+        try:
+            manifest = verify_manifest(staged)
+        except ManifestError as exc:
+            raise PromotionError(f"registered version {mv.version} does not verify: {exc}") from exc
+        manifest["mlflow"] = {"run_id": mv.run_id, "model_uri": mv.source,
+                              "registered_model": REGISTERED_MODEL, "registered_version": str(mv.version)}  # fmt: skip
+        atomic_write_json(staged / MANIFEST_FILE, manifest)
+        final = candidate_dir(str(manifest.get("model_version")))
+        if final.exists():
+            if verify_manifest(final)["artifacts"] != manifest["artifacts"]:
+                raise PromotionError(
+                    f"{final} exists and holds other artifacts than registered version {mv.version}"
+                )
+            log.info(
+                "Registered version %s is candidate %s, already in %s.", mv.version, final.name, MODELS_DIR
+            )
+        else:
+            staged.rename(final)
+            log.info("Downloaded registered version %s (%s) to %s.", mv.version, ref, final)
+        return final.name
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def plan_swap(incoming_dir: Path, prod_dir: Path) -> dict[str, Any]:
     """Verify both sets before anything moves; returns what would be replaced by what."""
     try:
@@ -170,7 +249,7 @@ def plan_swap(incoming_dir: Path, prod_dir: Path) -> dict[str, Any]:
 def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
     """Archive production and swap in candidate ``version``; a dry run only verifies and says so."""
     _recover_unless_dry(prod_dir, dry_run)
-    source = MODELS_DIR / version
+    source = candidate_dir(version)
     if not source.is_dir():
         raise PromotionError(
             f"no candidate {source}; candidates are the v<timestamp> folders in {MODELS_DIR}"
@@ -216,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--version", help="candidate folder name in mlops/models, e.g. v20261127_101500")
+    what.add_argument("--from-registry", nargs="?", const="challenger", metavar="ALIAS_OR_VERSION",
+                      help="a registered version of lawyer_match_model: an alias (default challenger) or a number")  # fmt: skip
     what.add_argument("--rollback", action="store_true", help="restore the set the last promotion replaced")
     parser.add_argument(
         "--dry-run", action="store_true", help="verify and say what would happen; change nothing"
@@ -226,24 +307,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         PROMOTE_LOCK.parent.mkdir(parents=True, exist_ok=True)
         with lock.acquire(timeout=0):
-            plan = rollback(args.dry_run) if args.rollback else promote(args.version, args.dry_run)
+            if args.rollback:
+                plan = rollback(args.dry_run)
+            else:
+                version = fetch_registered(args.from_registry) if args.from_registry else args.version
+                plan = promote(version, args.dry_run)
     except Timeout:
         log.error(
             "Another promotion or rollback is running (lock %s); try again when it has finished.",
             PROMOTE_LOCK,
         )
         return 3
-    except (PromotionError, OSError) as exc:
+    except (PromotionError, TrackingUnavailable, OSError) as exc:
         log.error("Not promoted: %s", exc)
         return 2
     if args.dry_run:
         return 0
     try:
         log.info("MLflow: %s.", move_champion(verify_manifest(ML_MODEL_DIR)))
-    except (TrackingUnavailable, Exception) as exc:
+    except Exception as exc:  # the files are promoted; say exactly what is left to do
         log.error("Production files are %s, but moving the MLflow alias failed: %s", plan["to"], exc)
         return 4
-    log.info("Send SIGHUP to the service (gunicorn: its master) or restart it to serve %s.", plan["to"])
+    log.info("Production is %s. A running service picks it up within a second (or restart it).", plan["to"])
     return 0
 
 

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
@@ -39,7 +38,7 @@ from ml_model.paths import (
     model_version,
     timestamp,
 )
-from ml_model.schema import LABEL, read_dataset
+from ml_model.schema import FEATURES, LABEL, read_dataset
 from ml_model.train_model import TrainConfig, Trained, import_keras, library_versions, save_artifacts, train
 from mlops.mlflow_setup import configure
 from mlops.scripts.gate import Decision, decide
@@ -140,9 +139,27 @@ def train_and_score(inputs: Inputs, staging: Path, version: str, timer: Timer) -
     return Scored(trained, model, candidate, prod, decision)
 
 
-def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord) -> Any:
-    """Params, metrics (candidate and ``production_``), tags, metrics.json and the model; returns it."""
+def complete_manifest(inputs: Inputs, scored: Scored, record: RetrainRecord, staging: Path) -> None:
+    """What a reviewer and promotion need to know of the candidate, in its manifest before it is logged."""
+    manifest = load_model(staging).manifest
+    manifest.update({
+        "created_at": record.version.removeprefix("v"),
+        "training_data": {"path": str(inputs.data), "sha256": inputs.digest, "rows": inputs.rows,
+                          "train_rows": len(inputs.train_df)},
+        "train_config": inputs.config.as_dict(),
+        "metrics": scored.candidate,
+        "production_metrics": scored.production,
+        "decision": scored.decision.as_dict(),
+        "libraries": library_versions(),
+    })  # fmt: skip
+    atomic_write_json(staging / MANIFEST_FILE, manifest)
+
+
+def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, staging: Path) -> Any:
+    """Params, metrics (candidate and ``production_``), tags, metrics.json and the servable model."""
     from mlflow.models import infer_signature
+
+    from mlops.pyfunc_model import LawyerMatchModel, artifact_paths
 
     cfg = inputs.config
     mlflow.set_tags({"decision": "improved" if scored.decision.improved else "rejected",
@@ -156,42 +173,28 @@ def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord) 
     mlflow.log_metrics(scored.candidate)
     mlflow.log_metrics({f"production_{k}": v for k, v in scored.production.items()})
     mlflow.log_dict(record.as_dict(), "metrics.json")
-    head = inputs.test_df.head(200)
-    x_sample = scored.model.scorer.design(frame_columns(head), len(head)).astype(np.float32)
-    y_sample = scored.trained.model(x_sample, training=False).numpy()
-    # Pinned requirements: without them MLflow infers them by re-importing the model in a
-    # subprocess, which took 10+ s here.
-    libs = library_versions()
-    reqs = [f"{p}=={libs[p]}" for p in ("tensorflow-cpu", "keras", "numpy", "h5py")]
-    return mlflow.keras.log_model(
-        scored.trained.model,
-        name="model",
-        signature=infer_signature(x_sample, y_sample),
-        pip_requirements=reqs,
+    example = inputs.test_df[list(FEATURES)].head(200).reset_index(drop=True)
+    preds = pd.Series(
+        scored.model.scorer.score(frame_columns(example), len(example)), name="match_probability"
     )
+    # Pinned requirements: without them MLflow infers them by loading the model in a subprocess.
+    libs = {**library_versions(), "mlflow": mlflow.__version__}
+    reqs = [f"{p}=={libs[p]}" for p in ("mlflow", "numpy", "pandas", "scikit-learn", "h5py", "joblib")]
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=LawyerMatchModel(), artifacts=artifact_paths(staging),
+        signature=infer_signature(example, preds), input_example=example.head(3), pip_requirements=reqs,
+    )  # fmt: skip
 
 
-def save_candidate(
-    mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, logged: Any, staging: Path
-) -> None:
-    """Register the improved candidate as ``challenger``, complete its manifest, rename it into place."""
+def save_candidate(mlflow: Any, record: RetrainRecord, logged: Any, staging: Path) -> None:
+    """Register the improved candidate as ``challenger``, name it in its manifest, rename it into place."""
     mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL)
     client = mlflow.tracking.MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL, "challenger", mv.version)
     record.registered_version = str(mv.version)
     manifest = load_model(staging).manifest
-    manifest.update({
-        "created_at": record.version.removeprefix("v"),
-        "training_data": {"path": str(inputs.data), "sha256": inputs.digest, "rows": inputs.rows,
-                          "train_rows": len(inputs.train_df)},
-        "train_config": inputs.config.as_dict(),
-        "metrics": scored.candidate,
-        "production_metrics": scored.production,
-        "decision": scored.decision.as_dict(),
-        "mlflow": {"run_id": record.run_id, "model_uri": logged.model_uri,
-                   "registered_model": REGISTERED_MODEL, "registered_version": str(mv.version)},
-        "libraries": library_versions(),
-    })  # fmt: skip
+    manifest["mlflow"] = {"run_id": record.run_id, "model_uri": logged.model_uri,
+                          "registered_model": REGISTERED_MODEL, "registered_version": str(mv.version)}  # fmt: skip
     atomic_write_json(staging / MANIFEST_FILE, manifest)
     atomic_write_json(staging / "metrics.json", record.as_dict())
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
@@ -238,13 +241,14 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
                 f"retrain_{ts}", run.info.run_id, model_version(ts), inputs.digest, scored.candidate,
                 scored.production, inputs.production.version, scored.decision.as_dict(), inputs.params["gate"],
             )  # fmt: skip
+            complete_manifest(inputs, scored, record, staging)
             with timer("MLflow logging"):
-                logged = log_run(mlflow, inputs, scored, record)
+                logged = log_run(mlflow, inputs, scored, record, staging)
                 roc = roc_points(inputs.test_df[LABEL].to_numpy(),
                                  {"candidate": scored.model, "production": inputs.production}, inputs.test_df)  # fmt: skip
             if scored.decision.improved:
                 with timer("saving candidate"):
-                    save_candidate(mlflow, inputs, scored, record, logged, staging)
+                    save_candidate(mlflow, record, logged, staging)
             mlflow.set_tag("saved_to", record.saved_to or "")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,9 +1,8 @@
 // The API against a real SQLite file and the REAL match service (ml_model/predict_model.py).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
-import { backendRequire, startMatchService, startBackend, api, CASE } from './helpers.mjs';
+import { backendRequire, startMatchService, startBackend, api, readWhenQuiet, CASE } from './helpers.mjs';
 
 const { buildCandidates, originOf } = backendRequire('./lib/match.js');
 const { REGION_CENTROIDS, haversineKm } = backendRequire('./lib/geo.js');
@@ -149,20 +148,20 @@ describe('POST /api/match', () => {
   test('every candidate reaches the model: 200 instances scored and logged per request', async () => {
     // The prediction log is the service's own format: one JSON line per instance (each with the
     // features) or one per request (with a "features" object of columns); both are counted here.
-    const logged = () => {
-      if (!fs.existsSync(ml.predictionLog)) return [];
-      return fs.readFileSync(ml.predictionLog, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
-    };
+    // The service appends a request's line after sending the response, so each read waits until the
+    // log is quiet: the earlier tests' lines are all in `before`, this request's all in `added`.
+    const parse = (text) => text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
     const instances = (records) => records.reduce((n, r) => n + (r.features ? r.features.case_type.length : 1), 0);
     const caseTypes = (records) => records.flatMap((r) => (r.features ? r.features.case_type : [r.case_type]));
     const scored = async () => (await api(ml.url, '/health')).body.instances_scored;
 
-    const before = logged();
+    const before = parse(await readWhenQuiet(ml.predictionLog));
     const scoredBefore = await scored();
     await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, case_type: 'housing' } });
-    const deadline = Date.now() + 5000;
-    while (instances(logged()) < instances(before) + 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const added = logged().slice(before.length);
+    const settled = parse(await readWhenQuiet(ml.predictionLog, {
+      until: (text) => instances(parse(text)) >= instances(before) + 200,
+    }));
+    const added = settled.slice(before.length);
     assert.equal(instances(added), 200);
     assert.deepEqual([...new Set(caseTypes(added))], ['housing']);
     if (typeof scoredBefore === 'number') assert.equal(await scored() - scoredBefore, 200);

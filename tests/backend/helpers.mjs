@@ -70,6 +70,33 @@ export async function waitForHttp(url, { timeoutMs = 30000, proc } = {}) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms (${last})`);
 }
 
+/**
+ * The text of a file once it is quiet: unchanged for quietMs and, if given, until(text) is true (a
+ * predicate that throws, e.g. on a half-written line, counts as false). Missing file: ''.
+ *
+ * Why: the match service appends a request's prediction-log line after it has sent the response,
+ * so a read right after a response can miss that line and then count it with the next request.
+ * At the deadline it returns what is there, for the caller's assertions to report.
+ */
+export async function readWhenQuiet(file, { quietMs = 200, timeoutMs = 10000, until = () => true } = {}) {
+  const read = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+  const done = (text) => { try { return Boolean(until(text)); } catch { return false; } };
+  const deadline = Date.now() + timeoutMs;
+  let text = read();
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    await sleep(25);
+    const now = read();
+    if (now !== text) {
+      text = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs && done(text)) {
+      return text;
+    }
+  }
+  return read();
+}
+
 function stopProcess(proc, timeoutMs = 5000) {
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {

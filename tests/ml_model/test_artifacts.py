@@ -13,7 +13,7 @@ from ml_model.features import design_matrix, frame_columns
 from ml_model.paths import ML_MODEL_DIR, MODEL_FILE
 from ml_model.schema import FEATURES
 from mlops.scripts.generate_data import simulate
-from tests.conftest import copy_artifacts
+from tests.support.service import copy_artifacts
 
 
 def test_production_artifacts_verify() -> None:

@@ -18,7 +18,7 @@ from ml_model.paths import ML_MODEL_DIR
 from ml_model.prediction_log import read_prediction_log
 from ml_model.schema import CASE_FIELDS, FEATURES, LAWYER_FIELDS
 from mlops.scripts.generate_data import simulate
-from tests.conftest import Service, copy_artifacts
+from tests.support.service import Service, copy_artifacts
 
 CASE = [f.name for f in CASE_FIELDS]
 LAWYER = [f.name for f in LAWYER_FIELDS] + ["distance_km"]

@@ -1,119 +1,13 @@
-"""A temporary copy of the repository with a small dataset, for end-to-end runs of the sidecar.
-
-Scripts resolve paths from their own location, so running the copy's scripts (with PYTHONPATH
-pointing at the copy) touches only the copy: the real work tree is never written.
-"""
+"""Fixtures for end-to-end runs of the sidecar: a temporary copy of the repository with a small
+dataset (tests.support.repo), so the real work tree is never written."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ml_model.paths import REPO_ROOT
-from mlops.scripts.generate_data import simulate
-
-VENV_BIN = Path(sys.executable).parent
-COPY_IGNORE = shutil.ignore_patterns("__pycache__", "tracking", "models", "reports", ".staging", "*.pyc")
-
-
-@dataclass
-class Repo:
-    root: Path
-    env: dict[str, str]
-
-    def run(self, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            list(args), cwd=cwd or self.root, env=self.env, capture_output=True, text=True, timeout=timeout
-        )
-
-    def script(self, name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return self.run(sys.executable, str(self.root / "mlops" / "scripts" / name), *args, timeout=timeout)
-
-    def dvc(self, *args: str) -> subprocess.CompletedProcess:
-        return self.run(str(VENV_BIN / "dvc"), *args, cwd=self.root / "mlops")
-
-    @property
-    def data(self) -> Path:
-        return self.root / "mlops" / "data" / "matchmaking_dataset.csv"
-
-    def tree_digest(self, folder: str) -> dict[str, str]:
-        base = self.root / folder
-        return {
-            str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(base.rglob("*"))
-            if p.is_file()
-        }
-
-
-def make_repo(dest: Path, rows: int = 3000, epochs: int | None = 3, seed: int = 31) -> Repo:
-    """A git+DVC copy of the repository with ``rows`` simulated rows (0: keep the committed 20,000)."""
-    dest.mkdir(parents=True)
-    shutil.copytree(REPO_ROOT / "ml_model", dest / "ml_model", ignore=COPY_IGNORE)
-    shutil.copytree(REPO_ROOT / "mlops", dest / "mlops", ignore=COPY_IGNORE)
-    (dest / ".dvc").mkdir()
-    shutil.copy2(REPO_ROOT / ".dvc" / "config", dest / ".dvc" / "config")
-    for name in (".gitignore", ".dvcignore"):
-        shutil.copy2(REPO_ROOT / name, dest / name)
-    (dest / "mlops" / "dvc.lock").unlink(missing_ok=True)
-    params_path = dest / "mlops" / "params.yaml"
-    params = yaml.safe_load(params_path.read_text())
-    if epochs is not None:
-        params["train"]["epochs"] = epochs
-        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-    data = dest / "mlops" / "data" / "matchmaking_dataset.csv"
-    if rows:
-        simulate(rows, seed).to_csv(data, index=False)
-    else:
-        shutil.copyfile(REPO_ROOT / "ml_model" / "matchmaking_dataset.csv", data)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(dest),
-        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "OMP_NUM_THREADS": "2",
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
-    repo = Repo(dest, env)
-    for cmd in (
-        ["git", "init", "-q"],
-        [
-            "git",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "user.name=t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "init",
-        ],
-        [
-            str(VENV_BIN / "dvc"),
-            "remote",
-            "add",
-            "-d",
-            "-f",
-            "localremote",
-            str(dest.parent / f"{dest.name}-remote"),
-        ],
-        [str(VENV_BIN / "dvc"), "add", "-q", "mlops/data/matchmaking_dataset.csv"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "small data"],
-    ):
-        r = repo.run(*cmd)
-        assert r.returncode == 0, (cmd, r.stdout, r.stderr)
-    return repo
+from tests.support.repo import Repo, make_repo
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.mlops.conftest import Repo, make_repo
+from tests.support.repo import Repo, make_repo
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 import requests
 
-from ml_model.paths import REPO_ROOT
-from tests.conftest import free_port, wait_http
-from tests.mlops.conftest import Repo
+from ml_model.paths import EXPERIMENT_NAME, REPO_ROOT
+from tests.support.ports import free_port, wait_http
+from tests.support.repo import Repo
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def test_make_mlflow_ui_lists_the_experiment_and_its_runs(shared_repo: Repo) -> 
             base + "/api/2.0/mlflow/experiments/search", params={"max_results": 50}, timeout=10
         )
         assert exps.status_code == 200, exps.text
-        ours = [e for e in exps.json()["experiments"] if e["name"] == "LegalAid_Connect_Matchmaking"]
+        ours = [e for e in exps.json()["experiments"] if e["name"] == EXPERIMENT_NAME]
         assert len(ours) == 1
         runs = requests.post(
             base + "/api/2.0/mlflow/runs/search",

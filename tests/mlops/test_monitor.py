@@ -14,7 +14,7 @@ from ml_model.schema import FEATURES, read_dataset
 from mlops.scripts.generate_data import DRIFT_PROFILES, simulate
 from mlops.scripts.monitor_model import auc_se, drift_verdict, run_drift
 from mlops.scripts.utils import load_params, load_production, score, test_split
-from tests.mlops.conftest import Repo
+from tests.support.repo import Repo
 
 CFG = load_params()["monitor"]
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ml_model.paths import EXPERIMENT_NAME
 from mlops.scripts.generate_data import simulate
-from tests.mlops.conftest import Repo
+from tests.support.repo import Repo, candidates
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +25,8 @@ def runs(repo: Repo) -> list:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=(repo.root / "mlops" / "tracking").as_uri())
-    exp = client.get_experiment_by_name("LegalAid_Connect_Matchmaking")
+    exp = client.get_experiment_by_name(EXPERIMENT_NAME)
     return [] if exp is None else client.search_runs([exp.experiment_id], max_results=500)
-
-
-def candidates(repo: Repo) -> list[Path]:
-    models = repo.root / "mlops" / "models"
-    return sorted(p for p in models.glob("v*")) if models.is_dir() else []
 
 
 def test_retrain_evaluate_monitor_log_and_leave_production_untouched(shared_repo: Repo) -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from ml_model.artifacts import verify_manifest
+from ml_model.paths import REGISTERED_MODEL
 from mlops.scripts import promote_model as pm
-from tests.conftest import copy_artifacts
-from tests.mlops.conftest import Repo, make_repo
+from tests.support.repo import Repo, make_repo
+from tests.support.service import copy_artifacts
 
 
 def _two_sets(tmp_path: Path) -> tuple[Path, Path]:
@@ -106,7 +107,7 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
         p.name for p in cand.iterdir()
     }
     client = _client(repo)
-    challenger = client.get_model_version_by_alias("lawyer_match_model", "challenger")
+    challenger = client.get_model_version_by_alias(REGISTERED_MODEL, "challenger")
     assert str(challenger.version) == manifest["mlflow"]["registered_version"]
 
     before = repo.tree_digest("ml_model")
@@ -117,7 +118,7 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
     r = repo.script("promote_model.py", "--version", cand.name)
     assert r.returncode == 0, r.stderr[-1500:]
     assert verify_manifest(repo.root / "ml_model")["model_version"] == cand.name
-    assert client.get_model_version_by_alias("lawyer_match_model", "champion").version == challenger.version
+    assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version == challenger.version
     archives = [p for p in (repo.root / "mlops" / "models" / "archive").iterdir()]
     assert len(archives) == 1 and verify_manifest(archives[0])["model_version"] == weak
 
@@ -126,7 +127,7 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
     assert verify_manifest(repo.root / "ml_model")["model_version"] == weak
     assert repo.tree_digest("ml_model") == before
     with pytest.raises(Exception):  # noqa: B017 - the weak model was never registered: no champion
-        client.get_model_version_by_alias("lawyer_match_model", "champion")
+        client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
     r = repo.script("promote_model.py", "--rollback")
     assert r.returncode == 2 and "nothing to roll back" in r.stderr
 

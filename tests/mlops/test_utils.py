@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from ml_model.paths import REPO_ROOT
 from ml_model.metrics import classification_metrics
+from ml_model.paths import REPO_ROOT
 from ml_model.schema import SchemaError, read_dataset
 from mlops import mlflow_setup
 from mlops.scripts import utils
@@ -83,7 +83,7 @@ def test_sqlite_uri_works_and_a_failed_run_is_marked_failed(tmp_path, monkeypatc
 
 
 def test_unreachable_tracking_server_fails_fast_naming_the_uri(monkeypatch) -> None:
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

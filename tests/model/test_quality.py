@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.model_quality import quality
 from ml_model.artifacts import load_model
 from ml_model.features import frame_columns
 from ml_model.paths import ML_MODEL_DIR
 from ml_model.schema import FEATURES
 from mlops.scripts.generate_data import simulate
+from mlops.scripts.model_quality import quality
 
 
 @pytest.mark.slow

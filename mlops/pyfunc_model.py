@@ -1,0 +1,49 @@
+"""The registry's servable model: an MLflow pyfunc over a verified artifact set.
+
+A registered model must be something a person can promote and anyone can score: the h5, both
+pickles and the manifest, taking the 14 raw fields of the data contract. Loading verifies the
+manifest before anything is unpickled, exactly as the service does, and scoring takes the
+service's own path (``validate_records`` then the NumPy scorer), so the registry, ``mlflow models
+serve`` and our ``/predict`` give the same probabilities. The class is pickled by reference: the
+project must be installed where the model is loaded (it is, in ``./.venv``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from ml_model.artifacts import LoadedModel, load_model
+from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE
+from ml_model.schema import FEATURE_FIELDS, FEATURES, validate_records
+
+log = logging.getLogger(__name__)
+
+SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)
+
+
+class LawyerMatchModel(mlflow.pyfunc.PythonModel):
+    """Match probability for raw (case, lawyer) rows, from the artifact set logged beside it."""
+
+    def load_context(self, context: Any) -> None:
+        """Verify and load the logged set (all four files sit in one folder of the model)."""
+        folder = Path(context.artifacts[MANIFEST_FILE]).parent
+        self.model: LoadedModel = load_model(folder)
+        log.info("Loaded model %s from %s.", self.model.version, folder)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.Series:
+        """Validate the rows as the service does (unknown categories score as all-zero), then score."""
+        frame = pd.DataFrame(model_input)[list(FEATURES)]
+        cols = validate_records(frame.to_dict(orient="records"), FEATURE_FIELDS, "rows")
+        return pd.Series(self.model.scorer.score(cols, len(frame)), name="match_probability")
+
+
+def artifact_paths(folder: Path) -> dict[str, str]:
+    """The set in ``folder`` as pyfunc artifacts, keyed by file name (MLflow keeps the names)."""
+    return {name: str(folder / name) for name in SET_FILES}

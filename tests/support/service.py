@@ -1,0 +1,63 @@
+"""A real match-service process, and private copies of the production artifacts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, REPO_ROOT
+from tests.support.ports import free_port, wait_http
+
+PY = sys.executable
+
+
+class Service:
+    """A real match-service process on a free port."""
+
+    def __init__(self, model_dir: Path, log_path: Path, stderr_path: Path, gunicorn: bool = False) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.prediction_log = log_path
+        env = {**os.environ, "PREDICTION_LOG": str(log_path), "MODEL_DIR": str(model_dir)}
+        if gunicorn:
+            cmd = [
+                str(Path(PY).parent / "gunicorn"),
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "ml_model.predict_model:create_app()",
+            ]
+        else:
+            cmd = [PY, str(REPO_ROOT / "ml_model" / "predict_model.py"), "--port", str(self.port)]
+        self.stderr_path = stderr_path
+        self._stderr = open(stderr_path, "w")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self._stderr, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+        )
+        wait_http(self.url + "/health", self.proc)
+
+    def stop(self) -> None:
+        """Terminate the process (kill it if it lingers) and close its output file."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._stderr.close()
+
+    def output(self) -> str:
+        """Everything the process printed so far (stdout and stderr)."""
+        return self.stderr_path.read_text()
+
+
+def copy_artifacts(dest: Path) -> Path:
+    """A private copy of the production artifacts, for tests that tamper or promote."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (*ARTIFACT_FILES, MANIFEST_FILE):
+        shutil.copy2(ML_MODEL_DIR / name, dest / name)
+    return dest

@@ -1,0 +1,184 @@
+"""The scale-out stack (radosgw + PostgreSQL + mlflow server) run by mlops/infra/stack.sh, in a
+state folder of its own on free ports, and a repository copy pointed at it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ml_model.common import file_digest
+from ml_model.paths import REPO_ROOT
+from mlops.scripts.generate_data import simulate
+from tests.support.ports import free_ports
+from tests.support.procs import all_pids, pgrp, ppid
+from tests.support.repo import Repo
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+STACK = REPO_ROOT / "mlops" / "infra" / "stack.sh"
+
+
+@dataclass
+class Stack:
+    """One stack: its state folder, what `stack.sh env` exports, and the ports it was created with."""
+
+    state: Path
+    env: dict[str, str]  # what `stack.sh env` exports
+    ports: dict[str, int]
+
+    @classmethod
+    def on_free_ports(cls, state: Path) -> Stack:
+        """A stack (not up yet) in ``state`` whose four listeners get ports nothing uses now."""
+        mlflow_port, s3_port, pg_port, mon_port = free_ports(4)
+        return cls(state, {}, {"mlflow": mlflow_port, "s3": s3_port, "pg": pg_port, "mon": mon_port})
+
+    def up(self, timeout: float = 420) -> subprocess.CompletedProcess:
+        """The first `stack.sh up`, on ``ports`` (the state folder keeps them for every later call)."""
+        ports = {f"STACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()}
+        return self.sh("up", extra=ports, timeout=timeout)
+
+    def sh(
+        self, *args: str, extra: dict[str, str] | None = None, timeout: float = 420
+    ) -> subprocess.CompletedProcess:
+        """`stack.sh <args>` on this stack's state folder."""
+        env = {
+            **os.environ,
+            "STACK_STATE_DIR": str(self.state),
+            "STACK_PYTHON": sys.executable,
+            **(extra or {}),
+        }
+        return subprocess.run([str(STACK), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+    @property
+    def uri(self) -> str:
+        """The tracking server's URI."""
+        return self.env["MLFLOW_TRACKING_URI"]
+
+    @property
+    def bucket(self) -> str:
+        """The bucket of both MLflow's artifacts and the DVC remote."""
+        return "legalaid"
+
+    def pid(self, name: str) -> int:
+        """The process group of one component (mon, osd, rgw, mlflow), from its pid file."""
+        return int((self.state / "run" / f"{name}.pid").read_text())
+
+    def kill(self, name: str) -> None:
+        """Stop one component by its process group, as `down` would, and wait until it is gone."""
+        try:
+            pgid = self.pid(name)
+            os.killpg(pgid, signal.SIGTERM)
+        except (OSError, ValueError):
+            return  # not running
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        os.killpg(pgid, signal.SIGKILL)
+
+    def s3(self) -> Any:
+        """A boto3 S3 client on the stack's radosgw."""
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=self.env["MLFLOW_S3_ENDPOINT_URL"], region_name="us-east-1",
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )  # fmt: skip
+
+    def client(self) -> MlflowClient:
+        """An MLflow client on the stack's server, with explicit URIs (no global MLflow state)."""
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every object key in the bucket under ``prefix``."""
+        out, token = [], None
+        while True:
+            kw = {"Bucket": self.bucket, "Prefix": prefix, **({"ContinuationToken": token} if token else {})}
+            page = self.s3().list_objects_v2(**kw)
+            out += [o["Key"] for o in page.get("Contents", [])]
+            token = page.get("NextContinuationToken")
+            if not token:
+                return out
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """The variables of `stack.sh env` output (``export K=V`` lines)."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("export "):
+            k, _, v = line[len("export ") :].partition("=")
+            out[k] = v
+    return out
+
+
+def postmaster(stack: Stack) -> int | None:
+    """PostgreSQL's postmaster pid; None when it is not running."""
+    pid_file = Path((stack.state / "pg.path").read_text().strip()) / "data" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+def stack_pids(stack: Stack) -> set[int]:
+    """Every process of the stack: the daemons' process groups, and PostgreSQL's postmaster with its
+    children (each of which is a session of its own)."""
+    groups = {int(p.read_text()) for p in (stack.state / "run").glob("*.pid")}
+    pm = postmaster(stack)
+    return {p for p in all_pids() if pgrp(p) in groups or (pm is not None and (p == pm or ppid(p) == pm))}
+
+
+def md5(path: Path) -> str:
+    """A file's md5, the digest DVC files objects under."""
+    return file_digest(path, "md5")
+
+
+def sidecar_env(repo: Repo, stack: Stack) -> dict[str, str]:
+    """The copy's environment with the stack's variables, as a developer's shell would have them."""
+    env = {**repo.env, **stack.env}
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(k, None)
+    return env
+
+
+def point_dvc_at(repo: Repo, stack: Stack) -> None:
+    """Point the copy's S3 DVC remote at the stack's radosgw (a local, uncommitted setting)."""
+    r = repo.dvc(
+        "remote", "modify", "--local", "s3remote", "endpointurl", stack.env["MLFLOW_S3_ENDPOINT_URL"]
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def weaken_production(repo: Repo) -> None:
+    """Production trained on 300 rows for one epoch, so a real candidate beats it and is registered."""
+    data = repo.root / "weak.csv"
+    simulate(300, 77).to_csv(data, index=False)
+    r = repo.run(sys.executable, str(repo.root / "ml_model" / "train_model.py"), "--data", str(data),
+                 "--out-dir", str(repo.root / "ml_model"), "--epochs", "1", "--hidden", "4")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-1500:]
+
+
+def download_model(stack: Stack, name: str, alias: str, dest: Path) -> Path:
+    """The files of ``models:/name@alias``, resolved with explicit URIs (no global MLflow state)."""
+    import mlflow.artifacts
+
+    client = stack.client()
+    version = client.get_model_version_by_alias(name, alias)
+    model = client.get_logged_model(version.source.removeprefix("models:/"))
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, tracking_uri=stack.uri,
+                                                    dst_path=str(dest)))  # fmt: skip
+
+
+def local_store_is_empty(repo: Repo) -> bool:
+    """True when nothing went to the copy's embedded file store (mlops/tracking has no folder)."""
+    tracking = repo.root / "mlops" / "tracking"
+    return not tracking.exists() or not any(p.is_dir() for p in tracking.iterdir())
