@@ -99,6 +99,7 @@ def configure() -> Any:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         check_server(uri)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # log lines, not tqdm bars
     import mlflow
 
     mlflow.set_tracking_uri(uri)

@@ -225,6 +225,7 @@ def fetch_registered(ref: str) -> str:
                 "Registered version %s is candidate %s, already in %s.", mv.version, final.name, MODELS_DIR
             )
         else:
+            MODELS_DIR.mkdir(parents=True, exist_ok=True)
             staged.rename(final)
             log.info("Downloaded registered version %s (%s) to %s.", mv.version, ref, final)
         return final.name

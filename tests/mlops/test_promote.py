@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -149,3 +150,55 @@ def test_refusals_leave_production_untouched(shared_repo: Repo, tmp_path: Path) 
     shutil.rmtree(fake)
     r = shared_repo.script("promote_model.py", "--help")
     assert r.returncode == 0 and "--rollback" in r.stdout
+
+
+@pytest.mark.slow
+def test_a_clone_that_never_trained_promotes_from_a_shared_registry(tmp_path: Path) -> None:
+    """Clone A retrains against a shared file store; clone B promotes the challenger from it."""
+    from mlops.scripts.generate_data import simulate
+
+    store = {"MLFLOW_TRACKING_URI": (tmp_path / "shared-store").as_uri()}
+    a = make_repo(tmp_path / "a", rows=3000, epochs=8)
+    b = make_repo(tmp_path / "b", rows=3000, epochs=8)
+    a.env, b.env = {**a.env, **store}, {**b.env, **store}
+    simulate(20000, 12, drift="concept").to_csv(a.data, index=False)
+    r = a.script("retrain_model.py")
+    assert r.returncode == 0 and "Gate: IMPROVED" in r.stderr, r.stderr[-2000:]
+    (cand,) = sorted((a.root / "mlops" / "models").glob("v*"))
+
+    before = b.tree_digest("ml_model")
+    for ref, why in (
+        ("nosuch", "no lawyer_match_model alias 'nosuch'"),
+        ("99", "no lawyer_match_model version '99'"),
+    ):
+        r = b.script("promote_model.py", "--from-registry", ref)
+        assert r.returncode == 2 and why in r.stderr, r.stderr[-1500:]
+    unreachable = {**b.env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
+    r = subprocess.run([sys.executable, str(b.root / "mlops/scripts/promote_model.py"), "--from-registry"],
+                       env=unreachable, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2 and "unreachable" in r.stderr, r.stderr[-1500:]
+    assert b.tree_digest("ml_model") == before
+
+    r = b.script("promote_model.py", "--from-registry")
+    assert r.returncode == 0, r.stderr[-2000:]
+    served = b.tree_digest("ml_model")
+    for name in ("lawyer_match_model.h5", "encoder.pkl", "scaler.pkl"):
+        assert served[name] == a.tree_digest(f"mlops/models/{cand.name}")[name]
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(
+        tracking_uri=store["MLFLOW_TRACKING_URI"], registry_uri=store["MLFLOW_TRACKING_URI"]
+    )
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
+    assert champion.version == client.get_model_version_by_alias(REGISTERED_MODEL, "challenger").version
+    assert verify_manifest(b.root / "ml_model")["mlflow"]["registered_version"] == str(champion.version)
+
+
+@pytest.mark.slow
+def test_versions_are_names_inside_mlops_models(shared_repo: Repo) -> None:
+    before = shared_repo.tree_digest("ml_model")
+    for bad in ("../../ml_model", "/tmp/elsewhere", "archive", "v1/../../x"):
+        r = shared_repo.script("promote_model.py", "--version", bad, "--dry-run")
+        assert r.returncode == 2 and "is not a candidate name" in r.stderr, (bad, r.stderr[-800:])
+    assert shared_repo.tree_digest("ml_model") == before
