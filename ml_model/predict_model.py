@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
 from ml_model.common import setup_logging
 from ml_model.paths import DEFAULT_PREDICTION_LOG, MANIFEST_FILE, ML_MODEL_DIR
-from ml_model.prediction_log import PredictionLog
+from ml_model.prediction_log import LogEntry, PredictionLog
 from ml_model.schema import (
     CASE_FIELDS,
     FEATURE_FIELDS,
@@ -157,8 +158,11 @@ class MatchService:
         log_path = Path(prediction_log or os.environ.get("PREDICTION_LOG") or DEFAULT_PREDICTION_LOG)
         return cls(ModelHolder(model_dir), PredictionLog(log_path))
 
-    def score(self, cols: dict[str, np.ndarray], n: int) -> tuple[LoadedModel, list[float]]:
-        """Probabilities for ``n`` validated rows; the log entry is written once the response is sent."""
+    def score(
+        self, cols: dict[str, np.ndarray], n: int, lawyer_ids: list[Any] | None = None
+    ) -> tuple[LoadedModel, str, list[float]]:
+        """Probabilities for ``n`` validated rows and the request's prediction id; the log entry is
+        written once the response is sent."""
         holder = self.holder
         model = holder.current()  # one reference for the whole request, even across a reload
         unknown = unknown_categories(cols, FEATURE_FIELDS)
@@ -172,8 +176,9 @@ class MatchService:
             raise RuntimeError(f"model {model.version} produced a non-finite probability")
         probs = scores.tolist()
         holder.instances_scored += n
-        g.log_entry = (model.version, time.time(), cols, probs)
-        return model, probs
+        prediction_id = uuid.uuid4().hex  # what an outcome later refers to (with the lawyer_id)
+        g.log_entry = LogEntry(model.version, time.time(), cols, probs, prediction_id, lawyer_ids)
+        return model, prediction_id, probs
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> Response:
@@ -206,8 +211,8 @@ def health() -> Response:
 def predict() -> Response:
     """Match probabilities for complete (case, lawyer) pairs."""
     items = _list_field(_parse_body(), "instances")
-    model, probs = _service().score(validate_records(items, FEATURE_FIELDS, "instances"), len(items))
-    return _json({"model_version": model.version, "predictions": probs})
+    model, pid, probs = _service().score(validate_records(items, FEATURE_FIELDS, "instances"), len(items))
+    return _json({"model_version": model.version, "prediction_id": pid, "predictions": probs})
 
 
 @api.post("/rank")
@@ -226,10 +231,10 @@ def rank() -> Response:
     n = len(lawyers)
     for name, value in case.items():
         cols[name] = np.full(n, value, dtype=object if isinstance(value, str) else None)
-    model, probs = _service().score(cols, n)
+    model, pid, probs = _service().score(cols, n, ids)
     order = np.argsort(-np.asarray(probs), kind="stable")
     ranking = [{"lawyer_id": ids[i], "match_probability": probs[i]} for i in order]
-    return _json({"model_version": model.version, "ranking": ranking})
+    return _json({"model_version": model.version, "prediction_id": pid, "ranking": ranking})
 
 
 @api.after_app_request
@@ -238,7 +243,7 @@ def log_after_sending(response: Response) -> Response:
     entry = g.pop("log_entry", None)
     if entry is not None:
         plog = _service().prediction_log
-        response.call_on_close(lambda: plog.write(*entry))
+        response.call_on_close(lambda: plog.write(entry))
     return response
 
 

@@ -7,14 +7,28 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 
 from ml_model.schema import FEATURES
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One answered request: what was scored, by which model, and the id outcomes refer to."""
+
+    model_version: str
+    when: float
+    cols: dict[str, np.ndarray]
+    probs: list[float]
+    prediction_id: str
+    lawyer_ids: list[Any] | None = None  # /rank only: with prediction_id, it names a shown pair
 
 
 class PredictionLog:
@@ -35,14 +49,17 @@ class PredictionLog:
         self._lock = threading.Lock()  # the development server is threaded
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def write(self, model_version: str, when: float, cols: dict[str, np.ndarray], probs: list[float]) -> None:
+    def write(self, entry: LogEntry) -> None:
         """Append one request's line with a single write(), so workers never interleave."""
         line = {
-            "time": datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds"),
-            "model_version": model_version,
-            "features": {name: np.asarray(cols[name]).tolist() for name in FEATURES},
-            "match_probability": np.asarray(probs, dtype=np.float64).tolist(),
+            "time": datetime.fromtimestamp(entry.when, UTC).isoformat(timespec="milliseconds"),
+            "model_version": entry.model_version,
+            "prediction_id": entry.prediction_id,
+            "features": {name: np.asarray(entry.cols[name]).tolist() for name in FEATURES},
+            "match_probability": np.asarray(entry.probs, dtype=np.float64).tolist(),
         }
+        if entry.lawyer_ids is not None:
+            line["lawyer_id"] = list(entry.lawyer_ids)
         data = orjson.dumps(line) + b"\n"
         with self._lock:
             os.write(self._fd, data)
@@ -53,8 +70,9 @@ class PredictionLog:
 
 
 def read_prediction_log(path: str | Path) -> pd.DataFrame:
-    """One row per scored instance: the features, ``match_probability``, ``model_version``, ``time``
-    and ``request`` (the line number: instances of one /rank request share a case).
+    """One row per scored instance: the features, ``match_probability``, ``model_version``, ``time``,
+    ``request`` (the line number: instances of one /rank request share a case), ``prediction_id``
+    and ``lawyer_id`` (/rank lines; None elsewhere and in lines written before ids existed).
 
     Columns are gathered line by line and turned into one DataFrame at the end (100,000 logged
     instances in well under a second). A torn last line (the service was killed mid-write) is
@@ -62,7 +80,16 @@ def read_prediction_log(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     columns: dict[str, list] = {
-        name: [] for name in (*FEATURES, "match_probability", "model_version", "time", "request")
+        name: []
+        for name in (
+            *FEATURES,
+            "match_probability",
+            "model_version",
+            "time",
+            "request",
+            "prediction_id",
+            "lawyer_id",
+        )
     }
     lines = path.read_bytes().splitlines()
     for number, text in enumerate(lines, start=1):
@@ -84,6 +111,11 @@ def read_prediction_log(path: str | Path) -> pd.DataFrame:
         columns["model_version"].extend([rec.get("model_version")] * n)
         columns["time"].extend([rec.get("time")] * n)
         columns["request"].extend([number] * n)
+        columns["prediction_id"].extend([rec.get("prediction_id")] * n)
+        lawyer_ids = rec.get("lawyer_id")
+        columns["lawyer_id"].extend(
+            lawyer_ids if isinstance(lawyer_ids, list) and len(lawyer_ids) == n else [None] * n
+        )
     if not columns["request"]:
         raise ValueError(f"{path}: the prediction log holds no records")
     return pd.DataFrame(columns)

@@ -220,6 +220,34 @@ def test_every_scored_instance_is_logged(service: Service) -> None:
     assert mine["match_probability"].between(0, 1).all() and mine["time"].notna().all()
 
 
+def _logged_request(service: Service, prediction_id: str, n: int):
+    deadline = time.monotonic() + 5
+    while True:
+        logged = read_prediction_log(service.prediction_log)
+        mine = logged[logged["prediction_id"] == prediction_id]
+        if len(mine) >= n or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.1)
+
+
+def test_every_request_has_a_prediction_id_that_the_log_records(service: Service) -> None:
+    items = instances(5, seed=21)
+    first = post(service, "/predict", {"instances": items}).json()
+    second = post(service, "/predict", {"instances": items}).json()
+    assert len(first["prediction_id"]) == 32 and first["prediction_id"] != second["prediction_id"]
+    assert len(_logged_request(service, first["prediction_id"], 5)) == 5
+    case = {k: items[0][k] for k in CASE}
+    lawyers = [
+        {"lawyer_id": lid, **{k: it[k] for k in LAWYER}}
+        for lid, it in zip(["A", 7, "C"], items, strict=False)
+    ]
+    ranked = post(service, "/rank", {"case": case, "lawyers": lawyers}).json()
+    mine = _logged_request(service, ranked["prediction_id"], 3)
+    assert mine["lawyer_id"].tolist() == ["A", 7, "C"]  # prediction_id + lawyer_id names a shown pair
+    by_id = dict(zip(mine["lawyer_id"], mine["match_probability"], strict=True))
+    assert all(by_id[x["lawyer_id"]] == x["match_probability"] for x in ranked["ranking"])
+
+
 def _wait_for_version(svc: Service, want: str, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     version = ""

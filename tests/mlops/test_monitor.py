@@ -102,7 +102,7 @@ def test_every_drift_profile_raises_the_alarm(world: dict, profile: str, rows: i
 
 @pytest.mark.slow
 def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) -> None:
-    from ml_model.prediction_log import PredictionLog
+    from ml_model.prediction_log import LogEntry, PredictionLog
 
     fresh = simulate(1500 * 20, 41)
     log_path = tmp_path / "predictions.jsonl"
@@ -121,7 +121,7 @@ def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) 
             cols[c] = np.repeat(cols[c][:1], 20)
         if i < 5:  # the service scores unknown categories; the monitor counts and leaves them out
             cols["case_type"] = np.array(["maritime"] * 20, dtype=object)
-        plog.write("v_test", 0.0, cols, [0.5] * 20)
+        plog.write(LogEntry("v_test", 0.0, cols, [0.5] * 20, f"p{i}", list(range(20))))
     plog.close()
     out = tmp_path / "reports"
     r = shared_repo.script(
