@@ -40,14 +40,17 @@ def load_production() -> LoadedModel:
     return load_model(ML_MODEL_DIR)
 
 
-def script_parser(doc: str, data: bool = True, params_help: str = "params.yaml") -> argparse.ArgumentParser:
-    """The argparse frame every sidecar script shares: its docstring's first paragraph, --data, --params."""
+def script_parser(
+    doc: str, data: bool = True, params_help: str | None = "params.yaml"
+) -> argparse.ArgumentParser:
+    """The argparse frame the sidecar scripts share: the docstring's first paragraph, --data, --params."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     if data:
         parser.add_argument(
             "--data", type=Path, default=DATASET, help="labelled CSV (default: the DVC-tracked dataset)"
         )
-    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help=params_help)
+    if params_help:
+        parser.add_argument("--params", type=Path, default=PARAMS_FILE, help=params_help)
     return parser
 
 
