@@ -19,9 +19,19 @@ import pandas as pd
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
 from ml_model.common import atomic_write_json, atomic_write_text, exit_script, setup_logging, sha256_file
 from ml_model.metrics import classification_metrics, expected_calibration_error
-from ml_model.paths import DATASET, EVAL_LATEST, MODELS_DIR, PARAMS_FILE, REPORTS_DIR, TRACKING_DIR, timestamp
+from ml_model.paths import (
+    DATASET,
+    EQUITY_EVAL,
+    EVAL_LATEST,
+    MODELS_DIR,
+    PARAMS_FILE,
+    REPORTS_DIR,
+    TRACKING_DIR,
+    timestamp,
+)
 from ml_model.schema import LABEL, read_dataset
 from mlops.mlflow_setup import configure
+from mlops.scripts.equity import auc_plot, group_table, measure
 from mlops.scripts.utils import (
     Timer,
     close_orphaned_runs,
@@ -88,6 +98,13 @@ def report_text(result: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<14}{s['rows']:>6}{s['positive_rate']:>10.3f}{s['roc_auc']:>9.4f}{s['f1']:>8.4f}{s['accuracy']:>10.4f}"
         )
+    groups = result["by_group"]
+    lines += ["", f"Quality by group on the fixed equity evaluation set ({groups['rows']} rows; production"
+              + (", newest candidate beside it)" if "candidate" in groups else ")")]  # fmt: skip
+    lines += group_table(groups["production"]["groups"])
+    if "candidate" in groups:
+        lines += ["", "Newest candidate by group (production's ROC AUC in the last column)"]
+        lines += group_table(groups["candidate"]["groups"], groups["production"]["groups"])
     cand = result.get("newest_candidate")
     if cand:
         lines += ["", f"Newest candidate {cand['version']} on the same rows"]
@@ -156,7 +173,17 @@ def score_production(data: Path, params_file: Path) -> tuple[dict[str, Any], np.
             "version": cand.version,
             "metrics": classification_metrics(y, score(cand, test).to_numpy()),
         }
+    result["by_group"] = by_group(production, cand, params)
     return result, y, prob.to_numpy()
+
+
+def by_group(production: LoadedModel, cand: LoadedModel | None, params: dict[str, Any]) -> dict[str, Any]:
+    """Quality per group on the fixed equity evaluation set: production, and the newest candidate."""
+    ev, cuts = read_dataset(EQUITY_EVAL), params["groups"]["income_bands"]
+    out = {"rows": len(ev), "production": measure(ev, score(production, ev), LABEL, cuts)}
+    if cand is not None:
+        out["candidate"] = measure(ev, score(cand, ev), LABEL, cuts)
+    return out
 
 
 def log_evaluation(result: dict[str, Any], y: np.ndarray, prob: np.ndarray) -> str:
@@ -176,6 +203,9 @@ def log_evaluation(result: dict[str, Any], y: np.ndarray, prob: np.ndarray) -> s
         mlflow.log_dict(result, "eval.json")
         for png in plots(y, prob, Path(tmp)):
             mlflow.log_artifact(str(png), "plots")
+        groups = {k: v for k, v in result["by_group"].items() if k != "rows"}
+        auc_plot(groups, Path(tmp) / "auc_by_group.png")
+        mlflow.log_artifact(str(Path(tmp) / "auc_by_group.png"), "plots")
         return run.info.run_id
 
 

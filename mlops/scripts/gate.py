@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mlops.scripts.equity import equity_check
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -24,9 +26,16 @@ class Decision:
         return asdict(self)
 
 
-def decide(candidate: dict[str, float], production: dict[str, float], thresholds: dict[str, Any]) -> Decision:
+def decide(
+    candidate: dict[str, float],
+    production: dict[str, float],
+    thresholds: dict[str, Any],
+    equity: dict[str, dict[str, Any]] | None = None,
+) -> Decision:
     """Improved means all of: candidate roc_auc >= ``min_roc_auc``; candidate roc_auc >= production
-    roc_auc + ``min_delta``; and for each guard metric in ``max_drop``, candidate >= production - drop.
+    roc_auc + ``min_delta``; for each guard metric in ``max_drop``, candidate >= production - drop;
+    and, when ``equity`` (``{"candidate": ..., "production": ...}`` on the fixed evaluation set) is
+    given, no group loses materially more than the whole (``equity.equity_check``).
     Any missing or NaN metric fails its check (a model we cannot score is not an improvement)."""
 
     def val(metrics: dict[str, float], name: str) -> float:
@@ -52,6 +61,13 @@ def decide(candidate: dict[str, float], production: dict[str, float], thresholds
             reasons.append(
                 f"candidate {name} {c:.4f} falls more than {float(drop):.4f} below production's {p:.4f}"
             )
+    if equity is not None:
+        fair, failures = equity_check(
+            equity["candidate"], equity["production"],
+            int(thresholds["min_group_rows"]), float(thresholds["max_group_auc_drop"]),
+        )  # fmt: skip
+        checks["equity_guard"] = fair
+        reasons += [f"equity guard: {f}" for f in failures]
     improved = all(checks.values())
     if improved:
         reason = f"candidate roc_auc {c_auc:.4f} beats production's {p_auc:.4f} by {c_auc - p_auc:+.4f}; guards hold"

@@ -113,8 +113,16 @@ class Profile:
     pro_bono: float = 0.08
 
 
-def profile(drift: str) -> Profile:
-    """The population of a drift profile (``concept`` moves the truth, not the population)."""
+def profile(drift: str, balanced: bool = False) -> Profile:
+    """The population of a drift profile (``concept`` moves the truth, not the population).
+
+    ``balanced``: every case type and client language in equal shares, so a small group has enough
+    rows to be measured (the equity evaluation set); the truth is the same.
+    """
+    if balanced:
+        return Profile(
+            np.full(len(CASE_TYPES), 1 / len(CASE_TYPES)), np.full(len(LANGUAGES), 1 / len(LANGUAGES))
+        )
     if drift == "case_mix":
         return Profile(np.array([0.08, 0.08, 0.34, 0.14, 0.22, 0.08, 0.06]),
                        np.array([0.30, 0.38, 0.06, 0.16, 0.04, 0.06]))  # fmt: skip
@@ -154,14 +162,16 @@ def draw_pairs(rng: np.random.Generator, n: int, pop: Profile) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def simulate(rows: int, seed: int, drift: str = "none", with_truth: bool = False) -> pd.DataFrame:
+def simulate(
+    rows: int, seed: int, drift: str = "none", with_truth: bool = False, balanced: bool = False
+) -> pd.DataFrame:
     """Draw ``rows`` pairs and their labels; the same arguments always give the same table."""
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows}")
     if drift not in DRIFT_PROFILES:
         raise ValueError(f"unknown drift profile {drift!r}; choose one of {', '.join(DRIFT_PROFILES)}")
     rng = np.random.default_rng(seed)
-    df = draw_pairs(rng, rows, profile(drift))
+    df = draw_pairs(rng, rows, profile(drift, balanced))
     prob = _sigmoid(true_logit(df, concept=(drift == "concept")))
     df["match"] = (rng.random(rows) < prob).astype(np.int64)
     df = df[list(COLUMNS)]
@@ -185,10 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="CSV file to write (atomically)")
     parser.add_argument("--drift", choices=DRIFT_PROFILES, default="none", help="drift profile")
     parser.add_argument("--with-truth", action="store_true", help="add the true match_probability column")
+    parser.add_argument(
+        "--balanced",
+        action="store_true",
+        help="case types and languages in equal shares (equity evaluation set)",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     try:
-        df = simulate(args.rows, args.seed, args.drift, with_truth=True)
+        df = simulate(args.rows, args.seed, args.drift, with_truth=True, balanced=args.balanced)
     except ValueError as exc:
         log.error("%s", exc)
         return 2

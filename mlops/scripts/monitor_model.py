@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ml_model.common import atomic_write, atomic_write_json, exit_script, setup_logging
-from ml_model.metrics import classification_metrics
+from ml_model.metrics import classification_metrics, expected_calibration_error
 from ml_model.paths import (
     DATASET,
     DEFAULT_PREDICTION_LOG,
@@ -48,6 +48,8 @@ from ml_model.schema import (
     read_dataset,
     validate_frame,
 )
+from mlops.scripts.collect_feedback import FeedbackReport, join, read_outcomes, served_pairs
+from mlops.scripts.equity import auc_se, group_metrics
 from mlops.scripts.utils import Timer, load_params, load_production, run_cli, score, script_parser, test_split
 
 log = logging.getLogger(__name__)
@@ -76,14 +78,6 @@ def load_current(path: Path, seed: int = 0) -> tuple[pd.DataFrame, int]:
             one_per_request[list(FEATURES)].reset_index(drop=True), str(path), False
         ), unknown
     return read_dataset(path, require_label=False), 0
-
-
-def auc_se(auc: float, labels: pd.Series) -> float:
-    """Standard error of a ROC AUC (Hanley and McNeil, 1982): small samples must not raise alarms."""
-    n1, n0 = int(labels.sum()), int(len(labels) - labels.sum())
-    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n0 - 1) * (q2 - auc**2)) / max(n1 * n0, 1)
-    return float(max(var, 0.0) ** 0.5)
 
 
 def default_current() -> Path:
@@ -169,34 +163,55 @@ class Observed:
     current: pd.DataFrame
     rows_in: int  # current rows before sampling down
     unknown_rows: int  # logged instances with categories the model does not know
+    labelled: pd.DataFrame | None = None  # current rows with an outcome, for quality (all of them)
 
 
-def load_observed(reference_path: Path, current_path: Path, cfg: dict[str, Any]) -> Observed:
+def labelled_rows(current: pd.DataFrame, current_path: Path, outcomes: Path | None) -> pd.DataFrame | None:
+    """Labelled current rows: a labelled CSV as it is, or a prediction log joined with outcomes."""
+    if outcomes is not None:
+        if current_path.suffix != ".jsonl":
+            raise ValueError(f"--outcomes goes with a prediction log (.jsonl), not {current_path}")
+        report = FeedbackReport()
+        rows = join(served_pairs([current_path], None, 0.0, report), read_outcomes(outcomes), report)
+        log.info(
+            "%d of %d served pairs have an outcome; quality is measured on those.", len(rows), report.served
+        )
+        return rows if len(rows) else None
+    return current if LABEL in current.columns else None
+
+
+def load_observed(
+    reference_path: Path, current_path: Path, cfg: dict[str, Any], outcomes: Path | None = None
+) -> Observed:
     """Read both sides; sample the current side down to ``max_rows`` (seeded) so the verdict is stable."""
     reference = read_dataset(reference_path)
     current, unknown_rows = load_current(current_path, cfg["seed"])
+    labelled = labelled_rows(current, current_path, outcomes)
     rows_in = len(current)
     if rows_in > cfg["max_rows"]:
         current = current.sample(cfg["max_rows"], random_state=cfg["seed"]).reset_index(drop=True)
         log.info(
             "Sampled %d of %d current rows (seed %d) for the drift tests.", len(current), rows_in, cfg["seed"]
         )
-    return Observed(reference, current, rows_in, unknown_rows)
+    return Observed(reference, current, rows_in, unknown_rows, labelled)
 
 
 def production_quality(obs: Observed, params: dict[str, Any]) -> dict[str, Any] | None:
-    """Production's ROC AUC on labelled current rows against its held-out reference rows (concept drift)."""
-    if LABEL not in obs.current.columns:
+    """Production's quality on labelled current rows (overall, calibration, by group) against its
+    held-out reference rows: a drop beyond noise is concept drift."""
+    cur = obs.labelled
+    if cur is None:
         return None
     model = load_production()
     _, held_out = test_split(obs.reference, params)  # rows production was not trained on
     ref_q = classification_metrics(held_out[LABEL].to_numpy(), score(model, held_out).to_numpy())
-    cur_q = classification_metrics(obs.current[LABEL].to_numpy(), score(model, obs.current).to_numpy())
-    se = (
-        auc_se(ref_q["roc_auc"], held_out[LABEL]) ** 2 + auc_se(cur_q["roc_auc"], obs.current[LABEL]) ** 2
-    ) ** 0.5
-    return {"model_version": model.version, "reference": ref_q, "current": cur_q,
-            "auc_drop": ref_q["roc_auc"] - cur_q["roc_auc"], "auc_drop_se": se}  # fmt: skip
+    prob = score(model, cur).to_numpy()
+    cur_q = classification_metrics(cur[LABEL].to_numpy(), prob)
+    se = (auc_se(ref_q["roc_auc"], held_out[LABEL]) ** 2 + auc_se(cur_q["roc_auc"], cur[LABEL]) ** 2) ** 0.5
+    return {"model_version": model.version, "labelled_rows": len(cur), "reference": ref_q, "current": cur_q,
+            "current_ece": expected_calibration_error(cur[LABEL].to_numpy(), prob),
+            "auc_drop": ref_q["roc_auc"] - cur_q["roc_auc"], "auc_drop_se": se,
+            "by_group": group_metrics(cur, prob, LABEL, params["groups"]["income_bands"])}  # fmt: skip
 
 
 def verdict_with_floor(
@@ -224,16 +239,24 @@ def write_reports(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
 
 
 def monitor(
-    reference_path: Path, current_path: Path, params_file: Path = PARAMS_FILE, out_dir: Path = REPORTS_DIR
+    reference_path: Path,
+    current_path: Path,
+    params_file: Path = PARAMS_FILE,
+    out_dir: Path = REPORTS_DIR,
+    outcomes: Path | None = None,
 ) -> dict[str, Any]:
     """Drift tests and our verdict between the training snapshot and current data; writes the reports."""
     timer = Timer()
     params = load_params(params_file)
     cfg = params["monitor"]
     with timer("loading data"):
-        obs = load_observed(reference_path, current_path, cfg)
+        obs = load_observed(reference_path, current_path, cfg, outcomes)
     with timer("scoring"):
         quality = production_quality(obs, params)
+    if quality:
+        log.info("Production %s on %d labelled current rows: ROC AUC %.4f (held-out reference %.4f), ECE %.3f.",
+                 quality["model_version"], quality["labelled_rows"], quality["current"]["roc_auc"],
+                 quality["reference"]["roc_auc"], quality["current_ece"])  # fmt: skip
     with timer("importing Evidently"):
         import evidently  # noqa: F401  (timed on its own: it is most of the cost)
     with timer("drift"):
@@ -269,13 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = script_parser(__doc__, data=False, params_help="params.yaml (the monitor section)")
     parser.add_argument("--reference", type=Path, default=PRODUCTION_DATA, help="training snapshot CSV")
     parser.add_argument("--current", type=Path, default=None, help="CSV or prediction log (.jsonl)")
+    parser.add_argument("--outcomes", type=Path, help="with a prediction log: the backend's outcome export")
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR, help="where the reports go")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 1 when dataset drift is found")
     args = parser.parse_args(argv)
     setup_logging()
     current = args.current or default_current()
     log.info("Comparing %s (current) with %s (reference).", current, args.reference)
-    code, result = run_cli("monitor", monitor, args.reference, current, args.params, args.out_dir)
+    code, result = run_cli(
+        "monitor", monitor, args.reference, current, args.params, args.out_dir, args.outcomes
+    )
     if code:
         return code
     return 1 if result["dataset_drift"] and args.fail_on_drift else 0

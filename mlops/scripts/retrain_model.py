@@ -25,6 +25,7 @@ from ml_model.common import atomic_write_json, exit_script, setup_logging, sha25
 from ml_model.features import frame_columns
 from ml_model.paths import (
     DATASET,
+    EQUITY_EVAL,
     LAST_METRICS,
     LAST_RETRAIN,
     MANIFEST_FILE,
@@ -41,6 +42,7 @@ from ml_model.paths import (
 from ml_model.schema import FEATURES, LABEL, read_dataset
 from ml_model.train_model import TrainConfig, Trained, import_keras, library_versions, save_artifacts, train
 from mlops.mlflow_setup import configure
+from mlops.scripts.equity import auc_plot, measure
 from mlops.scripts.gate import Decision, decide
 from mlops.scripts.utils import (
     Timer,
@@ -51,6 +53,7 @@ from mlops.scripts.utils import (
     mlflow_run,
     roc_points,
     run_cli,
+    score,
     script_parser,
     test_split,
 )
@@ -70,6 +73,7 @@ class Inputs:
     params: dict[str, Any]
     config: TrainConfig
     production: LoadedModel
+    equity_eval: pd.DataFrame  # the fixed set the equity guard measures on
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Scored:
     candidate: dict[str, float]
     production: dict[str, float]
     decision: Decision
+    equity: dict[str, Any]  # candidate's and production's groups on the equity evaluation set
 
 
 @dataclass
@@ -112,8 +117,12 @@ def load_inputs(data: Path, params_file: Path) -> Inputs:
     params = load_params(params_file)
     df = read_dataset(data)
     train_df, test_df = test_split(df, params)
+    if not EQUITY_EVAL.is_file():
+        raise ValueError(
+            f"the equity evaluation set {EQUITY_EVAL} is missing: run `make data` (bootstrap_data.py)"
+        )
     inputs = Inputs(data, sha256_file(data), len(df), train_df, test_df, params,
-                    TrainConfig.from_params(params), load_production())  # fmt: skip
+                    TrainConfig.from_params(params), load_production(), read_dataset(EQUITY_EVAL))  # fmt: skip
     log.info("Data %s (sha256 %s...): %d training rows, %d held out.",
              data, inputs.digest[:12], len(train_df), len(test_df))  # fmt: skip
     return inputs
@@ -130,13 +139,18 @@ def train_and_score(inputs: Inputs, staging: Path, version: str, timer: Timer) -
         model = load_model(staging)
         candidate = metrics_of(model, inputs.test_df)
         prod = metrics_of(inputs.production, inputs.test_df)
-        decision = decide(candidate, prod, inputs.params["gate"])
+        ev, cuts = inputs.equity_eval, inputs.params["groups"]["income_bands"]
+        equity = {
+            name: measure(ev, score(m, ev), LABEL, cuts)
+            for name, m in (("candidate", model), ("production", inputs.production))
+        }
+        decision = decide(candidate, prod, inputs.params["gate"], equity)
     log.info("Candidate: %s.", ", ".join(f"{k} {v:.4f}" for k, v in candidate.items()))
     log.info(
         "Production %s: %s.", inputs.production.version, ", ".join(f"{k} {v:.4f}" for k, v in prod.items())
     )
     log.info("Gate: %s. %s.", "IMPROVED" if decision.improved else "not improved", decision.reason)
-    return Scored(trained, model, candidate, prod, decision)
+    return Scored(trained, model, candidate, prod, decision, equity)
 
 
 def complete_manifest(inputs: Inputs, scored: Scored, record: RetrainRecord, staging: Path) -> None:
@@ -173,6 +187,10 @@ def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, 
     mlflow.log_metrics(scored.candidate)
     mlflow.log_metrics({f"production_{k}": v for k, v in scored.production.items()})
     mlflow.log_dict(record.as_dict(), "metrics.json")
+    mlflow.log_dict(scored.equity, "equity.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        auc_plot(scored.equity, Path(tmp) / "auc_by_group.png")
+        mlflow.log_artifact(str(Path(tmp) / "auc_by_group.png"), "plots")
     example = inputs.test_df[list(FEATURES)].head(200).reset_index(drop=True)
     preds = pd.Series(
         scored.model.scorer.score(frame_columns(example), len(example)), name="match_probability"

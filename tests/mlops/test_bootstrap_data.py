@@ -35,4 +35,11 @@ def test_recreate_from_the_snapshot_pull_from_the_remote_and_refuse_an_unknown_v
     assert r.returncode == 0 and "Recreated" in r.stderr, r.stderr[-1500:]
     r = repo.script("bootstrap_data.py")
     assert r.returncode == 0 and "is present and matches" in r.stderr
+    # the equity evaluation set: made again by the seeded simulator, and checked against its .dvc md5
+    eval_set = repo.root / "mlops" / "data" / "equity_eval.csv"
+    want = eval_set.read_bytes()
+    eval_set.unlink()
+    r = repo.script("bootstrap_data.py")
+    assert r.returncode == 0 and "Recreated" in r.stderr and "equity_eval.csv" in r.stderr, r.stderr[-1500:]
+    assert eval_set.read_bytes() == want
     assert repo.dvc("status").returncode == 0

@@ -11,8 +11,9 @@ import pytest
 from ml_model.metrics import classification_metrics
 from ml_model.paths import PRODUCTION_DATA
 from ml_model.schema import FEATURES, read_dataset
+from mlops.scripts.equity import auc_se
 from mlops.scripts.generate_data import DRIFT_PROFILES, simulate
-from mlops.scripts.monitor_model import auc_se, drift_verdict, run_drift
+from mlops.scripts.monitor_model import drift_verdict, run_drift
 from mlops.scripts.utils import load_params, load_production, score, test_split
 from tests.support.repo import Repo
 
