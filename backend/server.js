@@ -1,6 +1,7 @@
 'use strict';
 // LegalAid Connect backend: `npm start`. Env: HOST (127.0.0.1), PORT (5000),
-// ML_SERVICE_URL (http://127.0.0.1:8000), ML_TIMEOUT_MS (2000), DB_PATH (var/lawyers.db), BODY_LIMIT (16kb).
+// ML_SERVICE_URL (http://127.0.0.1:8000), ML_TIMEOUT_MS (2000), DB_PATH (var/lawyers.db), BODY_LIMIT (16kb),
+// OUTCOMES_TOKEN (unset: POST /api/outcomes answers 503).
 
 const { loadConfig } = require('./lib/config');
 const { openDirectory } = require('./lib/db');
@@ -10,7 +11,7 @@ const { createApp } = require('./lib/app');
 function start(config = loadConfig()) {
   const directory = openDirectory(config.dbPath);
   const matchClient = createMatchClient({ baseUrl: config.mlServiceUrl, timeoutMs: config.mlTimeoutMs });
-  const app = createApp({ directory, matchClient, bodyLimit: config.bodyLimit });
+  const app = createApp({ directory, matchClient, bodyLimit: config.bodyLimit, outcomesToken: config.outcomesToken });
   const server = app.listen(config.port, config.host);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30000;
@@ -19,7 +20,8 @@ function start(config = loadConfig()) {
     const migrated = directory.migrated.length ? `, applied migrations ${directory.migrated.join(', ')}` : '';
     const seeded = directory.seeded ? `, seeded ${directory.seeded} lawyers` : '';
     console.log(`LegalAid Connect backend on http://${address}:${port} (db ${directory.path}${migrated}${seeded}; ` +
-      `match service ${matchClient.baseUrl}, timeout ${matchClient.timeoutMs} ms)`);
+      `match service ${matchClient.baseUrl}, timeout ${matchClient.timeoutMs} ms; ` +
+      `outcome recording ${config.outcomesToken ? 'on' : 'off (set OUTCOMES_TOKEN)'})`);
   });
   server.on('error', (err) => {
     console.error(`cannot listen on ${config.host}:${config.port}: ${err.message}`);

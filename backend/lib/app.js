@@ -1,11 +1,13 @@
 'use strict';
 // The Express application: JSON API under /api and the web page (../../src) at /.
 
+const crypto = require('node:crypto');
 const path = require('node:path');
 const express = require('express');
-const { ValidationError, parseMatchRequest, parseLawyerQuery } = require('./validate');
+const { ValidationError, parseMatchRequest, parseLawyerQuery, parseOutcomeRequest } = require('./validate');
 const { MatchServiceError } = require('./matchService');
 const { originOf, buildCandidates, mergeRanking } = require('./match');
+const { createOutcomeStore, OutcomeError, OutcomeFieldError, DuplicateMatchError } = require('./outcomes');
 
 const DEFAULT_STATIC_DIR = path.join(__dirname, '..', '..', 'src');
 
@@ -24,23 +26,52 @@ function securityHeaders(req, res, next) {
   next();
 }
 
+const sha256 = (text) => crypto.createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * POST /api/outcomes is for the legal-aid organisation's intake workers only (outcomes become
+ * training labels): `Authorization: Bearer <OUTCOMES_TOKEN>`. Unset token: 503, recording is off.
+ * Both sides are hashed first, so timingSafeEqual compares equal-length buffers in constant time
+ * and the token's length does not leak either. Runs before the body is parsed.
+ */
+function outcomeAuth(token) {
+  const expected = token ? sha256(token) : null;
+  return (req, res, next) => {
+    if (!expected) {
+      return res.status(503).json({ error: 'outcome recording is not configured (set OUTCOMES_TOKEN)' });
+    }
+    const m = /^Bearer +(\S+) *$/i.exec(req.get('authorization') || '');
+    if (!m || !crypto.timingSafeEqual(sha256(m[1]), expected)) {
+      res.set('WWW-Authenticate', 'Bearer realm="outcomes"');
+      return res.status(401).json({ error: 'recording outcomes needs Authorization: Bearer <OUTCOMES_TOKEN>' });
+    }
+    return next();
+  };
+}
+
 /**
  * @param {object} deps
  * @param {ReturnType<import('./db').openDirectory>} deps.directory
  * @param {ReturnType<import('./matchService').createMatchClient>} deps.matchClient
+ * @param {ReturnType<import('./outcomes').createOutcomeStore>} [deps.outcomes]  default: on directory.db
+ * @param {string} [deps.outcomesToken]  bearer token for POST /api/outcomes; unset: that endpoint answers 503
  * @param {string} [deps.staticDir]   folder served at / (the web page)
  * @param {string} [deps.bodyLimit]   largest accepted JSON body
  * @param {(line: string) => void} [deps.log]
  */
-function createApp({ directory, matchClient, staticDir = DEFAULT_STATIC_DIR, bodyLimit = '16kb', log = (l) => console.error(l) }) {
+function createApp({
+  directory, matchClient, outcomes = createOutcomeStore(directory.db), outcomesToken,
+  staticDir = DEFAULT_STATIC_DIR, bodyLimit = '16kb', log = (l) => console.error(l),
+}) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(securityHeaders);
 
   const api = express.Router();
-  api.use(express.json({ limit: bodyLimit }));
   api.use((req, res, next) => { res.set('Cache-Control', 'no-store'); next(); });
+  api.post('/outcomes', outcomeAuth(outcomesToken)); // before the body is even read
+  api.use(express.json({ limit: bodyLimit }));
 
   api.get('/health', async (req, res) => {
     const ml = await matchClient.health();
@@ -68,29 +99,55 @@ function createApp({ directory, matchClient, staticDir = DEFAULT_STATIC_DIR, bod
     const t0 = performance.now();
     const { caseFields, location, limit } = parseMatchRequest(req.body);
     const profiles = directory.all();
-    if (profiles.length === 0) return res.json({ model_version: null, lawyers: [] });
+    if (profiles.length === 0) return res.json({ match_id: null, model_version: null, lawyers: [] });
     const origin = originOf(caseFields, location);
     const { lawyers, distances } = buildCandidates(caseFields, origin, profiles);
     const t1 = performance.now();
-    const { model_version, ranking } = await matchClient.rank(caseFields, lawyers);
+    const { model_version, prediction_id, ranking } = await matchClient.rank(caseFields, lawyers);
     const t2 = performance.now();
+    const shown = mergeRanking(ranking, profiles, distances, limit);
+    // Keep which lawyers this match showed (only those returned), so outcomes can refer to them.
+    try {
+      outcomes.recordMatch(prediction_id, model_version,
+        shown.map((l) => ({ lawyer_id: l.id, match_probability: l.match_probability })));
+    } catch (err) {
+      if (err instanceof DuplicateMatchError) {
+        throw new MatchServiceError('bad_response', 'the match service returned an invalid response',
+          `prediction_id ${prediction_id} was already used by an earlier match`);
+      }
+      throw err;
+    }
+    const t3 = performance.now();
     // Where the time went, for the benchmark and the browser's network panel.
-    res.set('Server-Timing', `prepare;dur=${(t1 - t0).toFixed(2)}, rank;dur=${(t2 - t1).toFixed(2)}`);
+    res.set('Server-Timing', `prepare;dur=${(t1 - t0).toFixed(2)}, rank;dur=${(t2 - t1).toFixed(2)}, ` +
+      `record;dur=${(t3 - t2).toFixed(2)}`);
     res.json({
+      match_id: prediction_id,
       model_version,
       case: caseFields,
       origin,
       candidates: profiles.length,
-      lawyers: mergeRanking(ranking, profiles, distances, limit),
+      lawyers: shown,
     });
+  });
+
+  // What happened after a match for one shown lawyer; recorded by an intake worker (see outcomeAuth).
+  api.post('/outcomes', (req, res) => {
+    const now = Date.now();
+    const parsed = parseOutcomeRequest(req.body, now);
+    const { status, record } = outcomes.recordOutcome(parsed, new Date(now).toISOString());
+    res.status(status).json(record);
   });
 
   api.use((req, res) => res.status(404).json({ error: `no such endpoint: ${req.method} ${req.path}` }));
   // Every error becomes JSON; no stack trace ever reaches the client.
   // eslint-disable-next-line no-unused-vars
   api.use((err, req, res, next) => {
-    if (err instanceof ValidationError) {
+    if (err instanceof ValidationError || err instanceof OutcomeFieldError) {
       return res.status(400).json({ error: err.message, field: err.field });
+    }
+    if (err instanceof OutcomeError) {
+      return res.status(err.status).json({ error: err.message, field: err.field, ...err.extra });
     }
     if (err instanceof MatchServiceError) {
       log(`match service ${err.kind}: ${err.message}${err.detail ? ` (${err.detail})` : ''}`);

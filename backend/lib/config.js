@@ -11,6 +11,19 @@ function intFrom(env, name, fallback, min, max) {
   return n;
 }
 
+// RFC 6750's token characters; at least 16 of them (e.g. `openssl rand -hex 32`).
+const TOKEN_RE = /^[A-Za-z0-9\-._~+/]{16,}=*$/;
+
+/** OUTCOMES_TOKEN: the bearer token intake workers send to POST /api/outcomes; unset: recording is off. */
+function tokenFrom(env, name) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!TOKEN_RE.test(raw)) {
+    throw new Error(`${name} must be at least 16 characters from A-Z a-z 0-9 - . _ ~ + / (e.g. openssl rand -hex 32)`);
+  }
+  return raw;
+}
+
 function loadConfig(env = process.env) {
   return {
     host: env.HOST || '127.0.0.1',
@@ -19,6 +32,7 @@ function loadConfig(env = process.env) {
     mlTimeoutMs: intFrom(env, 'ML_TIMEOUT_MS', 2000, 1, 60000),
     dbPath: env.DB_PATH || undefined, // undefined: lib/db.js's default, backend/var/lawyers.db
     bodyLimit: env.BODY_LIMIT || '16kb',
+    outcomesToken: tokenFrom(env, 'OUTCOMES_TOKEN'),
   };
 }
 

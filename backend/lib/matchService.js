@@ -13,6 +13,8 @@ class MatchServiceError extends Error {
   }
 }
 
+const PREDICTION_ID_RE = /^[0-9a-f]{32}$/;
+
 const isTimeout = (err) => err && (err.name === 'TimeoutError' || err.name === 'AbortError');
 
 function createMatchClient({ baseUrl = 'http://127.0.0.1:8000', timeoutMs = 2000 } = {}) {
@@ -61,7 +63,8 @@ function createMatchClient({ baseUrl = 'http://127.0.0.1:8000', timeoutMs = 2000
     },
 
     /**
-     * One POST /rank for all candidates. Returns { model_version, ranking: [{ lawyer_id, match_probability }] }
+     * One POST /rank for all candidates. Returns
+     * { model_version, prediction_id, ranking: [{ lawyer_id, match_probability }] }
      * with every entry checked against the candidates sent; throws MatchServiceError otherwise.
      */
     async rank(caseFields, lawyers) {
@@ -90,6 +93,10 @@ function checkRanking(body, lawyers) {
   if (!((typeof version === 'string' && version.length > 0) || Number.isFinite(version))) {
     throw invalid('model_version missing');
   }
+  // One id per request (uuid4 hex): the backend's match_id, which outcomes later refer to.
+  if (typeof body.prediction_id !== 'string' || !PREDICTION_ID_RE.test(body.prediction_id)) {
+    throw invalid('prediction_id missing or not 32 lowercase hex characters');
+  }
   if (!Array.isArray(body.ranking)) throw invalid('ranking is not a list');
   if (body.ranking.length > lawyers.length) throw invalid('ranking has more entries than candidates');
   const sent = new Set(lawyers.map((l) => String(l.lawyer_id)));
@@ -108,7 +115,7 @@ function checkRanking(body, lawyers) {
     }
     return { lawyer_id: id, match_probability: p };
   });
-  return { model_version: String(version), ranking };
+  return { model_version: String(version), prediction_id: body.prediction_id, ranking };
 }
 
-module.exports = { createMatchClient, MatchServiceError, checkRanking };
+module.exports = { createMatchClient, MatchServiceError, checkRanking, PREDICTION_ID_RE };

@@ -123,6 +123,8 @@ describe('POST /api/match', () => {
     const { status, body } = await api(backend.url, '/api/match', { method: 'POST', json: CASE });
     assert.equal(status, 200);
     assert.equal(rankCalls - before, 1, 'exactly one call to the match service');
+    assert.deepEqual(Object.keys(body).sort(), ['candidates', 'case', 'lawyers', 'match_id', 'model_version', 'origin']);
+    assert.match(body.match_id, /^[0-9a-f]{32}$/, 'the service\'s prediction_id, for outcomes to refer to');
     assert.match(body.model_version, /\S/);
     assert.equal(body.candidates, 200);
     assert.equal(body.lawyers.length, 10);

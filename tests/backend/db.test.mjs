@@ -6,6 +6,8 @@ import path from 'node:path';
 import { backendRequire, BACKEND, tempDir } from './helpers.mjs';
 
 const { openDirectory, listMigrations } = backendRequire('./lib/db.js');
+const { createOutcomeStore } = backendRequire('./lib/outcomes.js');
+const Database = backendRequire('better-sqlite3');
 const SEED = JSON.parse(fs.readFileSync(path.join(BACKEND, 'data', 'lawyers.json'), 'utf8'));
 
 test('the seed file holds about 200 valid lawyer profiles', () => {
@@ -55,6 +57,33 @@ test('profiles round-trip from the seed file, languages in order', () => {
     for (const l of SEED.slice(0, 20)) assert.deepEqual(d.get(l.id), l);
     assert.deepEqual(d.all(), SEED.slice().sort((a, b) => a.id - b.id));
     assert.equal(d.get(999999), null);
+    d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the cached candidate list survives writes to other tables and follows the directory\'s, from any connection', () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'l.db');
+  try {
+    const d = openDirectory(file);
+    const first = d.all();
+    assert.equal(d.all(), first, 'cached');
+    createOutcomeStore(d.db).recordMatch('a'.repeat(32), 'v1', [{ lawyer_id: 1, match_probability: 0.5 }]);
+    assert.equal(d.all(), first, 'recording a match does not drop the cache');
+
+    d.db.prepare('UPDATE lawyers SET rating = 4.9 WHERE id = 1').run();
+    const second = d.all();
+    assert.notEqual(second, first);
+    assert.equal(second.find((l) => l.id === 1).rating, 4.9);
+
+    const other = new Database(file);
+    other.prepare("INSERT INTO lawyer_languages (lawyer_id, language, position) VALUES (2, 'vi', 9)").run();
+    other.close();
+    const third = d.all();
+    assert.notEqual(third, second, 'a write by another connection is seen');
+    assert.ok(third.find((l) => l.id === 2).languages.includes('vi'));
     d.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

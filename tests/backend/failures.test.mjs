@@ -12,7 +12,8 @@ async function matchThrough(mlUrl, { timeoutMs = TIMEOUT_MS } = {}) {
   try {
     const res = await api(backend.url, '/api/match', { method: 'POST', json: CASE });
     const health = await api(backend.url, '/api/health');
-    return { ...res, health, logs: backend.logs };
+    const matches = backend.directory.db.prepare('SELECT COUNT(*) FROM matches').pluck().get();
+    return { ...res, health, logs: backend.logs, matches };
   } finally {
     await backend.close();
   }
@@ -92,31 +93,61 @@ describe('match service slow', () => {
 });
 
 describe('match service answering garbage', () => {
+  // Each payload is valid but for its one defect, and the server log must name that defect, so a
+  // case cannot pass because of some other check (a missing prediction_id, say).
+  const PID = '0123456789abcdef0123456789abcdef';
+  const ok = { model_version: 'v1', prediction_id: PID };
   const garbage = [
-    ['not JSON at all', '<html>Bad Gateway</html>'],
-    ['truncated JSON', '{"model_version": "v1", "ranking": [{"lawyer_id": 1'],
-    ['a JSON list', [1, 2, 3]],
-    ['no ranking', { model_version: 'v1' }],
-    ['ranking not a list', { model_version: 'v1', ranking: { 1: 0.5 } }],
-    ['no model_version', { ranking: [{ lawyer_id: 1, match_probability: 0.5 }] }],
-    ['unknown lawyer id', { model_version: 'v1', ranking: [{ lawyer_id: 999999, match_probability: 0.5 }] }],
-    ['probability above 1', { model_version: 'v1', ranking: [{ lawyer_id: 1, match_probability: 1.7 }] }],
-    ['probability a string', { model_version: 'v1', ranking: [{ lawyer_id: 1, match_probability: '0.5' }] }],
-    ['repeated lawyer', { model_version: 'v1', ranking: [{ lawyer_id: 1, match_probability: 0.5 }, { lawyer_id: 1, match_probability: 0.4 }] }],
-    ['null entries', { model_version: 'v1', ranking: [null] }],
+    ['not JSON at all', '<html>Bad Gateway</html>', /not JSON/],
+    ['truncated JSON', `{"model_version": "v1", "prediction_id": "${PID}", "ranking": [{"lawyer_id": 1`, /not JSON/],
+    ['a JSON list', [1, 2, 3], /not a JSON object/],
+    ['no ranking', { ...ok }, /ranking is not a list/],
+    ['ranking not a list', { ...ok, ranking: { 1: 0.5 } }, /ranking is not a list/],
+    ['no model_version', { prediction_id: PID, ranking: [{ lawyer_id: 1, match_probability: 0.5 }] }, /model_version missing/],
+    ['no prediction_id', { model_version: 'v1', ranking: [{ lawyer_id: 1, match_probability: 0.5 }] }, /prediction_id missing/],
+    ['prediction_id too short', { ...ok, prediction_id: PID.slice(1), ranking: [] }, /prediction_id missing/],
+    ['prediction_id not hex', { ...ok, prediction_id: `${PID.slice(1)}g`, ranking: [] }, /prediction_id missing/],
+    ['prediction_id upper case', { ...ok, prediction_id: PID.toUpperCase(), ranking: [] }, /prediction_id missing/],
+    ['prediction_id a number', { ...ok, prediction_id: 12345678901234567890, ranking: [] }, /prediction_id missing/],
+    ['unknown lawyer id', { ...ok, ranking: [{ lawyer_id: 999999, match_probability: 0.5 }] }, /not a candidate/],
+    ['probability above 1', { ...ok, ranking: [{ lawyer_id: 1, match_probability: 1.7 }] }, /not a probability/],
+    ['probability a string', { ...ok, ranking: [{ lawyer_id: 1, match_probability: '0.5' }] }, /not a probability/],
+    ['repeated lawyer', { ...ok, ranking: [{ lawyer_id: 1, match_probability: 0.5 }, { lawyer_id: 1, match_probability: 0.4 }] }, /repeated/],
+    ['null entries', { ...ok, ranking: [null] }, /ranking\[0\] is not an object/],
   ];
-  for (const [name, payload] of garbage) {
+  for (const [name, payload, detail] of garbage) {
     test(`${name}: 503`, async () => {
       const fake = await startFakeService(answering(payload));
       try {
         const res = await matchThrough(fake.url);
         assertClean503(res, 'bad_response');
         assert.match(res.body.error, /invalid response/);
+        assert.ok(res.logs.some((l) => detail.test(l)), `the log names the defect ${detail}: ${res.logs.join(' | ')}`);
+        assert.equal(res.matches, 0, 'a refused answer records no match');
       } finally {
         await fake.close();
       }
     });
   }
+
+  test('a prediction_id the service already used: 503, and the first match stays as it was', async () => {
+    const fake = await startFakeService(answering({ ...ok, ranking: [{ lawyer_id: 3, match_probability: 0.9 }] }));
+    const backend = await startBackend({ mlUrl: fake.url, timeoutMs: TIMEOUT_MS });
+    try {
+      const first = await api(backend.url, '/api/match', { method: 'POST', json: CASE });
+      assert.equal(first.status, 200);
+      assert.equal(first.body.match_id, PID);
+      const again = await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, case_type: 'housing' } });
+      assertClean503(again, 'bad_response');
+      assert.ok(backend.logs.some((l) => /already used/.test(l)), backend.logs.join(' | '));
+      const db = backend.directory.db;
+      assert.equal(db.prepare('SELECT COUNT(*) FROM matches').pluck().get(), 1);
+      assert.deepEqual(db.prepare('SELECT lawyer_id FROM match_lawyers').pluck().all(), [3]);
+    } finally {
+      await backend.close();
+      await fake.close();
+    }
+  });
 
   test('an HTTP 500 from the service: 503', async () => {
     const fake = await startFakeService(answering({ error: 'internal error; Traceback (most recent call last)' }, 500));
@@ -132,12 +163,15 @@ describe('match service answering garbage', () => {
   test('a well-formed answer from a stand-in is used as given (sanity check of the fakes)', async () => {
     const fake = await startFakeService(answering({
       model_version: 'fake-1',
+      prediction_id: 'fedcba9876543210fedcba9876543210',
       ranking: [{ lawyer_id: 7, match_probability: 0.2 }, { lawyer_id: 3, match_probability: 0.9 }],
     }));
     try {
       const res = await matchThrough(fake.url);
       assert.equal(res.status, 200);
       assert.equal(res.body.model_version, 'fake-1');
+      assert.equal(res.body.match_id, 'fedcba9876543210fedcba9876543210');
+      assert.equal(res.matches, 1);
       assert.deepEqual(res.body.lawyers.map((l) => l.id), [3, 7], 'sorted best first even if the service is not');
     } finally {
       await fake.close();

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BACKEND, freePort, tempDir, waitForHttp, api } from './helpers.mjs';
 
+const TOKEN = 'server-test-token-0123456789';
+
 test('npm start entry point: creates and seeds DB_PATH, serves the page and the API, stops on SIGTERM', async () => {
   const dir = tempDir();
   const dbPath = path.join(dir, 'sub', 'lawyers.db');
@@ -15,7 +17,7 @@ test('npm start entry point: creates and seeds DB_PATH, serves the page and the 
   const proc = spawn(process.execPath, ['server.js'], {
     cwd: BACKEND,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DB_PATH: dbPath,
-      ML_SERVICE_URL: `http://127.0.0.1:${deadMl}`, ML_TIMEOUT_MS: '500' },
+      ML_SERVICE_URL: `http://127.0.0.1:${deadMl}`, ML_TIMEOUT_MS: '500', OUTCOMES_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -26,6 +28,7 @@ test('npm start entry point: creates and seeds DB_PATH, serves the page and the 
     await waitForHttp(`${base}/api/lawyers?limit=1`, { timeoutMs: 15000, proc });
     assert.match(output, /seeded 200 lawyers/);
     assert.match(output, /timeout 500 ms/);
+    assert.match(output, /outcome recording on/);
     assert.ok(fs.existsSync(dbPath), 'the database file was created at DB_PATH');
 
     const page = await fetch(`${base}/`);
@@ -57,6 +60,14 @@ test('npm start entry point: creates and seeds DB_PATH, serves the page and the 
       case_type: 'housing', case_complexity: 2, urgency: 'low', client_language: 'en', client_region: 'east', client_income: 1000,
     } });
     assert.equal(match.status, 503);
+
+    // OUTCOMES_TOKEN reaches the outcomes endpoint: the right token gets past authentication.
+    const outcome = { match_id: 'a'.repeat(32), lawyer_id: 1, outcome: 'engaged' };
+    const wrong = await api(base, '/api/outcomes', { method: 'POST', json: outcome, headers: { authorization: 'Bearer not-the-token-at-all' } });
+    assert.equal(wrong.status, 401);
+    const right = await api(base, '/api/outcomes', { method: 'POST', json: outcome, headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(right.status, 404, JSON.stringify(right.body));
+    assert.equal(right.body.field, 'match_id');
   } finally {
     const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
     proc.kill('SIGTERM');
@@ -77,4 +88,17 @@ test('a bad setting stops the start with a clear message', async () => {
   const code = await new Promise((r) => proc.once('exit', r));
   assert.equal(code, 1);
   assert.match(err, /PORT must be an integer/);
+});
+
+test('an OUTCOMES_TOKEN too short to be a secret stops the start', async () => {
+  const proc = spawn(process.execPath, ['server.js'], {
+    cwd: BACKEND,
+    env: { ...process.env, PORT: '0', DB_PATH: ':memory:', OUTCOMES_TOKEN: 'secret' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  proc.stderr.on('data', (c) => { err += c; });
+  const code = await new Promise((r) => proc.once('exit', r));
+  assert.equal(code, 1);
+  assert.match(err, /OUTCOMES_TOKEN must be at least 16 characters/);
 });
