@@ -1,0 +1,108 @@
+"""The whole loop on this machine: production traffic and outcomes become a data version that retrains.
+
+The simulator's clients ask the real backend for matches (which asks the real match service);
+after a concept change in the world, an intake worker records what happened for each lawyer shown,
+drawn from the simulator's truth on exactly the features the model saw. The outcomes are exported
+(`npm run export-outcomes`), joined with the prediction log (`collect_feedback.py`), and a retrain
+on that data version must be let in by the gate, equity guard included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from ml_model.paths import ML_MODEL_DIR, REPO_ROOT
+from ml_model.prediction_log import read_prediction_log
+from mlops.scripts.generate_data import simulate, true_logit
+from tests.support.ports import free_port, wait_http
+from tests.support.repo import make_repo
+from tests.support.service import Service
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "intake-worker-token-0123456789"
+CASE = ("case_type", "case_complexity", "urgency", "client_language", "client_region", "client_income")
+MATCHES, SHOWN = 600, 20
+
+
+def start_backend(tmp: Path, ml_url: str) -> tuple[subprocess.Popen, str, Path]:
+    port, db = free_port(), tmp / "backend.db"
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "ML_SERVICE_URL": ml_url,
+        "DB_PATH": str(db),
+        "OUTCOMES_TOKEN": TOKEN,
+    }
+    proc = subprocess.Popen(["node", "server.js"], cwd=REPO_ROOT / "backend", env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/api/health", proc)
+    return proc, url, db
+
+
+def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Path) -> None:
+    svc = Service(ML_MODEL_DIR, tmp_path / "predictions.jsonl", tmp_path / "service.log")
+    backend, url, db = start_backend(tmp_path, svc.url)
+    try:
+        http = requests.Session()
+        cases = simulate(MATCHES, 71)[list(CASE)]
+        shown = []
+        for case in cases.to_dict("records"):
+            r = http.post(url + "/api/match", json={**case, "limit": SHOWN}, timeout=10)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert len(body["match_id"]) == 32 and len(body["lawyers"]) == SHOWN
+            shown += [(body["match_id"], lw["id"]) for lw in body["lawyers"]]
+        logged = read_prediction_log(svc.prediction_log)
+        served = logged.set_index(["prediction_id", "lawyer_id"]).loc[shown].reset_index()
+        assert len(served) == len(shown)  # every shown lawyer is in the log with the features served
+        truth = 1 / (1 + np.exp(-true_logit(served, concept=True)))  # the world has changed
+        engaged = np.random.default_rng(3).random(len(served)) < truth
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for (match_id, lawyer_id), yes in zip(shown, engaged, strict=True):
+            outcome = "engaged" if yes else "declined"
+            r = http.post(url + "/api/outcomes", json={"match_id": match_id, "lawyer_id": lawyer_id, "outcome": outcome},
+                          headers=auth, timeout=10)  # fmt: skip
+            assert r.status_code == 201, r.text
+    finally:
+        backend.terminate()
+        backend.wait(timeout=10)
+        svc.stop()
+
+    export = tmp_path / "outcomes.jsonl"
+    r = subprocess.run(["npm", "run", "-s", "export-outcomes", "--", "--out", str(export), "--db", str(db)],
+                       cwd=REPO_ROOT / "backend", capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert sum(1 for _ in export.open()) == len(shown)
+
+    repo = make_repo(tmp_path / "repo", rows=3000, epochs=None)
+    # The world changed: the fixed equity evaluation set is refreshed to today's world (README).
+    simulate(30000, 4243, drift="concept", balanced=True).to_csv(
+        repo.root / "mlops/data/equity_eval.csv", index=False
+    )
+    r = repo.script("collect_feedback.py", "--predictions", str(svc.prediction_log), "--outcomes", str(export),
+                    "--out", str(repo.data))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["with_outcome"] == len(shown) == report["rows_written"]
+    data = pd.read_csv(repo.data)
+    assert data["match"].mean() == pytest.approx(engaged.mean())
+
+    r = repo.script("retrain_model.py")
+    assert r.returncode == 0, r.stderr[-2000:]
+    last = json.loads((repo.root / "mlops/tracking/last_retrain.json").read_text())
+    print(
+        f"{len(shown)} outcomes, positive rate {engaged.mean():.3f}; candidate roc_auc "
+        f"{last['candidate']['roc_auc']:.4f} against production {last['production']['roc_auc']:.4f}"
+    )
+    assert last["decision"]["improved"], last["decision"]
+    assert last["decision"]["checks"]["equity_guard"]
