@@ -93,6 +93,7 @@ def test_unfair_candidate_is_refused_by_name_though_its_average_passes(prod_repo
     vi = data["client_language"] == "vi"  # ...but Vietnamese-speaking clients' outcomes are shuffled
     data.loc[vi, "match"] = np.random.default_rng(5).permutation(data.loc[vi, "match"].to_numpy())
     last = _retrain(prod_repo, data)
+    print(last["decision"]["reason"])
     checks = last["decision"]["checks"]
     assert checks["roc_auc_beats_production"] and checks["roc_auc_floor"], last["decision"]
     assert not checks["equity_guard"] and not last["decision"]["improved"]
@@ -103,6 +104,7 @@ def test_unfair_candidate_is_refused_by_name_though_its_average_passes(prod_repo
 @pytest.mark.slow
 def test_genuine_concept_change_touching_every_group_passes_the_guard(prod_repo: Repo) -> None:
     last = _retrain(prod_repo, simulate(20000, 22, drift="concept"))
+    print(last["decision"]["reason"])
     assert last["decision"]["checks"]["equity_guard"], last["decision"]["reason"]
     assert last["decision"]["improved"]
 
