@@ -74,6 +74,15 @@ COLUMNS: tuple[str, ...] = (*FEATURES, LABEL)
 FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in ALL_FIELDS}
 
 MAX_REPORTED_PROBLEMS = 50
+EXAMPLES_PER_CHECK = 5  # rows quoted for each kind of problem in a column; the true count always follows
+
+
+def plain(value: Any, limit: int = 40) -> str:
+    """A value as a person reads it: numpy scalars as plain numbers, long text cut to a prefix."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class SchemaError(ValueError):
@@ -84,9 +93,9 @@ class SchemaError(ValueError):
         self.problems = problems
         shown = problems[:MAX_REPORTED_PROBLEMS]
         more = len(problems) - len(shown)
-        text = f"{source}: {len(problems)} problem(s) with the data contract:\n  " + "\n  ".join(shown)
+        text = f"{source} breaks the data contract:\n  " + "\n  ".join(shown)
         if more:
-            text += f"\n  ... and {more} more"
+            text += f"\n  ... and {more} more lines like these"
         super().__init__(text)
 
 
@@ -95,11 +104,12 @@ def _column_problems(field: Field, values: pd.Series, source: str) -> list[str]:
     problems: list[str] = []
 
     def report(mask: np.ndarray, what: str) -> None:
-        for idx in np.flatnonzero(mask)[:MAX_REPORTED_PROBLEMS]:
-            problems.append(f"column '{field.name}', row {idx + 1}: {what} (value {values.iloc[idx]!r})")
-        extra = int(mask.sum()) - MAX_REPORTED_PROBLEMS
-        if extra > 0:
-            problems.append(f"column '{field.name}': {extra} more such value(s)")
+        rows = np.flatnonzero(mask)
+        for idx in rows[:EXAMPLES_PER_CHECK]:
+            problems.append(f"column '{field.name}', row {idx + 1}: {what} (value {plain(values.iloc[idx])})")
+        if len(rows) > EXAMPLES_PER_CHECK:
+            share = len(rows) / max(len(values), 1)
+            problems.append(f"column '{field.name}': {len(rows)} rows in all ({share:.0%}): {what}")
 
     missing = values.isna().to_numpy()
     report(missing, "missing value")

@@ -94,11 +94,16 @@ class Trained:
 
 
 def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The deterministic stratified split every component uses."""
+    """The deterministic stratified split every component uses; refuses labels of one value."""
+    counts = {int(k): int(v) for k, v in df[LABEL].value_counts().items()}
+    if len(counts) < 2:
+        raise ValueError(
+            f"every one of the {len(df)} rows has {LABEL} = {next(iter(counts), 'nothing')}: training, "
+            "ROC AUC and the gate need both outcomes"
+        )
     try:
         train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df[LABEL])
     except ValueError as exc:
-        counts = df[LABEL].value_counts().to_dict()
         raise ValueError(
             f"cannot split {len(df)} rows (labels {counts}) into train and test sets: {exc}; "
             "both labels need several rows"

@@ -151,7 +151,7 @@ def score_production(data: Path, params_file: Path) -> tuple[dict[str, Any], np.
     """Production (and the newest candidate) on the held-out split; returns the result, labels, scores."""
     params = load_params(params_file)
     production = load_production()
-    _, test = test_split(read_dataset(data), params)
+    _, test = test_split(read_dataset(data), params, data)
     prob = score(production, test)
     y = test[LABEL].to_numpy()
     ts = timestamp()

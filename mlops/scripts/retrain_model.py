@@ -116,7 +116,7 @@ def load_inputs(data: Path, params_file: Path) -> Inputs:
     """Read and validate the data version and the recipe, split them, verify production."""
     params = load_params(params_file)
     df = read_dataset(data)
-    train_df, test_df = test_split(df, params)
+    train_df, test_df = test_split(df, params, data)
     if not EQUITY_EVAL.is_file():
         raise ValueError(
             f"the equity evaluation set {EQUITY_EVAL} is missing: run `make data` (bootstrap_data.py)"

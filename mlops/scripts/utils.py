@@ -54,9 +54,16 @@ def script_parser(
     return parser
 
 
-def test_split(df: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The deterministic train/test split, from params.yaml's ``data`` section."""
-    return split(df, params["data"]["test_size"], params["data"]["split_seed"])
+def test_split(
+    df: pd.DataFrame, params: dict[str, Any], source: str | Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The deterministic train/test split, from params.yaml's ``data`` section; errors name ``source``."""
+    try:
+        return split(df, params["data"]["test_size"], params["data"]["split_seed"])
+    except ValueError as exc:
+        if source is None:
+            raise
+        raise ValueError(f"{source}: {exc}") from None
 
 
 test_split.__test__ = False  # not a pytest test, despite the name

@@ -133,3 +133,25 @@ def test_validate_record_missing_field_and_not_object(good: pd.DataFrame) -> Non
         validate_record(rec, FEATURE_FIELDS, "x")
     with pytest.raises(ValueError, match="expected a JSON object"):
         validate_record([1, 2], FEATURE_FIELDS, "x")
+
+
+def test_true_counts_per_column_and_plain_values() -> None:
+    df = simulate(20000, 8)
+    df.loc[:5999, "case_type"] = "maritime"  # 30% unknown categories
+    df.loc[3, "case_complexity"] = 9
+    with pytest.raises(SchemaError) as info:
+        validate_frame(df, "big.csv")
+    text = str(info.value)
+    assert "column 'case_type': 6000 rows in all (30%): not one of" in text
+    assert "column 'case_complexity', row 4: above the maximum 5 (value 9)" in text
+    assert "np.int64" not in text and "np.float64" not in text
+    assert text.count("column 'case_type', row") == 5  # a few examples, then the true count
+
+
+def test_a_huge_value_is_quoted_as_a_short_prefix() -> None:
+    df = simulate(10, 8)
+    df["urgency"] = df["urgency"].astype(object)
+    df.loc[0, "urgency"] = "x" * 1_000_000
+    with pytest.raises(SchemaError) as info:
+        validate_frame(df, "huge.csv")
+    assert len(str(info.value)) < 2000 and "xxx…" in str(info.value)

@@ -54,3 +54,11 @@ def test_bad_data_is_refused_with_file_column_and_row(tmp_path) -> None:
 def test_help() -> None:
     r = subprocess.run([sys.executable, TRAIN, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--out-dir" in r.stdout
+
+
+def test_labels_of_one_value_are_refused_up_front(tmp_path) -> None:
+    from ml_model.train_model import split
+
+    df = simulate(500, 4).assign(match=1)
+    with pytest.raises(ValueError, match=r"every one of the 500 rows has match = 1: .*need both outcomes"):
+        split(df, 0.2, 42)
