@@ -183,3 +183,27 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     scaler = joblib.load(io.BytesIO(blobs[SCALER_FILE]))
     scorer = FastScorer(encoder, scaler, read_dense_layers(blobs[MODEL_FILE]))
     return LoadedModel(manifest, encoder, scaler, scorer)
+
+
+def verify_probe(model: LoadedModel) -> None:
+    """Score the manifest's probe batch the service's way and compare with what training recorded.
+
+    A set without a probe (trained before probes existed) is refused: nothing vouches that it
+    loads and scores as it did when it was trained.
+    """
+    from ml_model.schema import FEATURE_FIELDS, validate_records
+
+    probe = model.manifest.get("probe")
+    if not isinstance(probe, dict) or not probe.get("rows"):
+        raise ManifestError(
+            f"model {model.version}: its manifest records no probe batch; retrain it to promote it"
+        )
+    rows = probe["rows"]
+    got = model.scorer.score(validate_records(rows, FEATURE_FIELDS, "probe"), len(rows))
+    want = np.asarray(probe["predictions"], dtype=float)
+    worst = float(np.max(np.abs(got - want))) if len(want) == len(got) else float("inf")
+    if not worst <= float(probe.get("atol", 1e-5)):
+        raise ManifestError(
+            f"model {model.version}: scored its probe batch {worst:.2g} away from what training recorded; "
+            "the artifacts are not the ones that were trained"
+        )

@@ -9,6 +9,7 @@ here, so a candidate is trained exactly as production is.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import time
@@ -168,7 +169,21 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def save_artifacts(out_dir: Path, trained: Trained, info: dict[str, Any]) -> dict[str, Any]:
+PROBE_ROWS = 32
+
+
+def probe_record(trained: Trained, rows: pd.DataFrame) -> dict[str, Any]:
+    """A fixed batch and what the trained network (through Keras) says of it: promotion later loads
+    the set the service's way and must get the same numbers, so a set whose bytes were swapped and
+    re-vouched, or that does not load, is refused before it reaches production."""
+    rows = rows[list(FEATURES)].head(PROBE_ROWS).reset_index(drop=True)
+    records = json.loads(rows.to_json(orient="records"))
+    return {"rows": records, "predictions": [float(p) for p in predict_keras(trained, rows)], "atol": 1e-5}
+
+
+def save_artifacts(
+    out_dir: Path, trained: Trained, info: dict[str, Any], probe_rows: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Write the three artifacts, then the manifest that vouches for them (last, so a crash
     part-way leaves a set that fails verification rather than one that loads wrongly)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -185,6 +200,8 @@ def save_artifacts(out_dir: Path, trained: Trained, info: dict[str, Any]) -> dic
         },
         "libraries": library_versions(),
     }
+    if probe_rows is not None:
+        manifest["probe"] = probe_record(trained, probe_rows)
     atomic_write_json(out_dir / MANIFEST_FILE, manifest)
     return manifest
 
@@ -228,7 +245,7 @@ def run(data: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
         "train_config": config.as_dict(),
         "metrics": metrics,
     }
-    manifest = save_artifacts(out_dir, trained, info)
+    manifest = save_artifacts(out_dir, trained, info, probe_rows=test_df)
     log.info("Saved model %s to %s in %.1f s.", manifest["model_version"], out_dir, time.perf_counter() - t0)
     return manifest
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ml_model.artifacts import ManifestError, verify_manifest
+from ml_model.artifacts import ManifestError, load_model, verify_manifest, verify_probe
 from ml_model.common import atomic_write_json, exit_script, setup_logging
 from ml_model.paths import (
     ARCHIVE_DIR,
@@ -256,6 +256,11 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
             f"no candidate {source}; candidates are the v<timestamp> folders in {MODELS_DIR}"
         )
     plan = plan_swap(source, prod_dir)
+    try:  # loaded exactly as the service loads it, and scored on the batch training recorded
+        verify_probe(load_model(source))
+    except Exception as exc:  # a set that does not load is refused, whatever the reason
+        raise PromotionError(f"candidate {version} does not load and score as trained: {exc}") from exc
+    log.info("Candidate %s loads as the service loads it and scores its probe batch as trained.", version)
     if dry_run:
         log.info(
             "Dry run: would archive production %s and promote %s from %s.", plan["from"], plan["to"], source

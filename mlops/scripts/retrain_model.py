@@ -135,7 +135,7 @@ def train_and_score(inputs: Inputs, staging: Path, version: str, timer: Timer) -
     with timer("training"):
         trained = train(inputs.train_df, inputs.config, verbose=2)
     with timer("scoring"):
-        save_artifacts(staging, trained, {"model_version": version})
+        save_artifacts(staging, trained, {"model_version": version}, probe_rows=inputs.test_df)
         model = load_model(staging)
         candidate = metrics_of(model, inputs.test_df)
         prod = metrics_of(inputs.production, inputs.test_df)

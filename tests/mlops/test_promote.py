@@ -112,6 +112,8 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
     assert str(challenger.version) == manifest["mlflow"]["registered_version"]
 
     before = repo.tree_digest("ml_model")
+    _refuses_sets_that_do_not_score_as_trained(repo, cand)
+    assert repo.tree_digest("ml_model") == before
     r = repo.script("promote_model.py", "--version", cand.name, "--dry-run")
     assert r.returncode == 0 and "Dry run" in r.stderr
     assert repo.tree_digest("ml_model") == before
@@ -131,6 +133,28 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
         client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
     r = repo.script("promote_model.py", "--rollback")
     assert r.returncode == 2 and "nothing to roll back" in r.stderr
+
+
+def _refuses_sets_that_do_not_score_as_trained(repo: Repo, cand: Path) -> None:
+    """Junk or swapped weights whose sha256 was rewritten in the manifest: verified, yet refused."""
+    import shutil
+
+    from ml_model.common import sha256_file
+
+    for name, h5 in (
+        ("vbadjunk", b"not a keras file" * 100),
+        ("vbadswap", (repo.root / "ml_model/lawyer_match_model.h5").read_bytes()),
+    ):
+        bad = repo.root / "mlops" / "models" / name
+        shutil.copytree(cand, bad)
+        (bad / "lawyer_match_model.h5").write_bytes(h5)
+        manifest = json.loads((bad / "manifest.json").read_text())
+        manifest["artifacts"]["lawyer_match_model.h5"] = sha256_file(bad / "lawyer_match_model.h5")
+        (bad / "manifest.json").write_text(json.dumps(manifest))
+        for extra in ((), ("--dry-run",)):
+            r = repo.script("promote_model.py", "--version", name, *extra)
+            assert r.returncode == 2 and "does not load and score as trained" in r.stderr, r.stderr[-1500:]
+        shutil.rmtree(bad)
 
 
 @pytest.mark.slow
