@@ -100,30 +100,39 @@ def _retrain_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str]:
 
 
 def _promotion_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str]:
-    """How a person promotes the saved candidate (this job never does)."""
+    """How a person promotes the saved candidate (this job never does).
+
+    promote_model.py moves the registry alias ``champion`` to the version the candidate's manifest
+    names only in the registry the candidate was registered in: the tracking server when there is
+    one; a runner's file store stays on the runner (its paths are absolute), so it is not offered.
+    """
     version = fmt(retrain.get("version"))
     registered = retrain.get("registered_version")
+    as_version = f" (version {fmt(registered)})" if registered else ""
+    download = (
+        f"download this run's `{CANDIDATE_ARTIFACT}` artifact into `mlops/models/` (it holds `{version}/`)"
+    )
+    by_version = f"`{PROMOTE} --version {version}` (`--dry-run` first to only verify)"
     lines = [
         "### To promote this candidate",
         "",
         "A person decides; this job never touches production. In a checkout of this commit, either:",
         "",
-        f"- download this run's `{CANDIDATE_ARTIFACT}` artifact into `mlops/models/` (it holds "
-        f"`{version}/`), then `{PROMOTE} --version {version}` (`--dry-run` first to only verify);",
     ]
     if tracking_server:
-        where = f" (version {fmt(registered)})" if registered else ""
-        lines.append(
-            f"- or, with `MLFLOW_TRACKING_URI` set to this job's tracking server, where it is registered as "
-            f"`{REGISTERED_MODEL}`{where} with alias `challenger`: `{PROMOTE} --from-registry challenger`."
-        )
-    else:
-        lines.append(
-            "- or, once the workflow has a tracking server (`MLFLOW_TRACKING_URI`), from its registry: "
-            f"`{PROMOTE} --from-registry challenger` (this run's registry was the runner's file store, "
-            "kept only in the `mlops-tracking` artifact)."
-        )
-    return lines
+        return [
+            *lines,
+            f"- with `MLFLOW_TRACKING_URI` set to this job's tracking server, where the candidate is "
+            f"`{REGISTERED_MODEL}`{as_version} with alias `challenger`: `{PROMOTE} --from-registry challenger`;",
+            f"- or {download}, then, with the same `MLFLOW_TRACKING_URI`, {by_version}.",
+        ]
+    return [
+        *lines,
+        f"- {download}, then {by_version}. It is registered as `{REGISTERED_MODEL}`{as_version} only in "
+        "this runner's file store, so the alias `champion` is not moved elsewhere;",
+        "- or, once the workflow has a tracking server (`MLFLOW_TRACKING_URI`), straight from its "
+        f"registry: `{PROMOTE} --from-registry challenger`.",
+    ]
 
 
 def _drift_lines(drift: dict[str, Any]) -> list[str]:

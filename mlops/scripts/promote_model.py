@@ -21,6 +21,7 @@ artifact set from MLflow (file store or tracking server) into ``mlops/models/<mo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -46,6 +47,7 @@ from ml_model.paths import (
     timestamp,
 )
 from mlops.mlflow_setup import TrackingUnavailable, configure
+from mlops.scripts.utils import repair_registry
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +68,54 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _after_commit(journal: dict[str, Any]) -> None:
+    """What a committed swap owes its archives: the outgoing set's archive now counts (``committed``),
+    and after a rollback the restored archive is marked rolled back. Idempotent."""
+    if journal.get("archive"):
+        path = Path(journal["archive"]) / "archive.json"
+        atomic_write_json(path, {**json.loads(path.read_text()), "committed": True})
+    if journal.get("rolled_back"):
+        path = Path(journal["rolled_back"]) / "archive.json"
+        atomic_write_json(path, {**json.loads(path.read_text()), "rolled_back_at": timestamp()})
+
+
+def remove_debris(prod_dir: Path = ML_MODEL_DIR) -> list[str]:
+    """Temp files and folders a killed promotion can leave: journal temp files, half-made archives,
+    and archives of promotions that never reached their commit point. Call with the lock held."""
+    removed = []
+    for path in [*prod_dir.glob(".*.tmp"), *(ARCHIVE_DIR.glob(".*.tmp") if ARCHIVE_DIR.is_dir() else [])]:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        removed.append(str(path))
+    for path in sorted(ARCHIVE_DIR.iterdir()) if ARCHIVE_DIR.is_dir() else []:
+        meta = path / "archive.json"
+        if path.is_dir() and meta.is_file() and json.loads(meta.read_text()).get("committed") is False:
+            shutil.rmtree(path)
+            removed.append(str(path))
+    for path in removed:
+        log.warning("Removed %s, left by an interrupted promotion.", path)
+    return removed
+
+
 def recover(prod_dir: Path = ML_MODEL_DIR) -> str | None:
-    """Finish or discard a swap a crash interrupted; returns what was done."""
+    """Finish or discard a swap a crash interrupted, and clear its debris; returns what was done."""
     journal, staging = prod_dir / JOURNAL, prod_dir / STAGING
+    done = None
     if journal.is_file():
-        for name in json.loads(journal.read_text())["files"]:
+        record = json.loads(journal.read_text())
+        for name in record["files"]:
             if (staging / name).exists():
                 os.replace(staging / name, prod_dir / name)
         _fsync_dir(prod_dir)
+        _after_commit(record)
         journal.unlink()
         shutil.rmtree(staging, ignore_errors=True)
         log.warning("Rolled forward an interrupted promotion in %s.", prod_dir)
-        return "rolled forward"
-    if staging.exists():
+        done = "rolled forward"
+    elif staging.exists():
         shutil.rmtree(staging)
         log.warning("Discarded the staging folder of a promotion that never reached its commit point.")
-        return "discarded"
-    return None
+        done = "discarded"
+    return "removed debris" if remove_debris(prod_dir) and not done else done
 
 
 def _recover_unless_dry(prod_dir: Path, dry_run: bool) -> None:
@@ -93,10 +126,17 @@ def _recover_unless_dry(prod_dir: Path, dry_run: bool) -> None:
         log.warning("An interrupted promotion is waiting in %s; a real run finishes it first.", prod_dir)
 
 
-def swap_in(source: Path, prod_dir: Path = ML_MODEL_DIR, crash_after: int | None = None) -> None:
+def swap_in(
+    source: Path,
+    prod_dir: Path = ML_MODEL_DIR,
+    crash_after: int | None = None,
+    archive: Path | None = None,
+    rolled_back: Path | None = None,
+) -> None:
     """Replace the production set with the verified set in ``source`` (see the module docstring).
 
-    ``crash_after`` stops after that many renames, to test recovery.
+    ``archive`` (the outgoing set's copy) counts only once the swap commits; ``rolled_back`` is the
+    archive a rollback restores. ``crash_after`` stops after that many renames, to test recovery.
     """
     staging, journal = prod_dir / STAGING, prod_dir / JOURNAL
     shutil.rmtree(staging, ignore_errors=True)
@@ -106,12 +146,15 @@ def swap_in(source: Path, prod_dir: Path = ML_MODEL_DIR, crash_after: int | None
         with open(staging / name, "rb") as fh:
             os.fsync(fh.fileno())
     verify_manifest(staging)  # what we are about to install is exactly what was verified
-    atomic_write_json(journal, {"source": str(source), "files": list(SET_FILES)})
+    record = {"source": str(source), "files": list(SET_FILES),
+              "archive": str(archive) if archive else None, "rolled_back": str(rolled_back) if rolled_back else None}  # fmt: skip
+    atomic_write_json(journal, record)
     for i, name in enumerate(SET_FILES):
         if crash_after is not None and i >= crash_after:
             raise SystemExit(f"simulated crash after {i} renames")
         os.replace(staging / name, prod_dir / name)
     _fsync_dir(prod_dir)
+    _after_commit(record)
     journal.unlink()
     staging.rmdir()
 
@@ -127,7 +170,7 @@ def archive_current(kind: str, note: dict[str, Any], prod_dir: Path = ML_MODEL_D
     tmp.mkdir()
     for f in SET_FILES:
         shutil.copy2(prod_dir / f, tmp / f)
-    atomic_write_json(tmp / "archive.json", {"kind": kind, **note})
+    atomic_write_json(tmp / "archive.json", {"kind": kind, **note, "committed": False})
     tmp.rename(ARCHIVE_DIR / name)
     return ARCHIVE_DIR / name
 
@@ -140,23 +183,36 @@ def last_promotion_archive() -> Path | None:
         (p for p in ARCHIVE_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
     ):
         meta = json.loads((path / "archive.json").read_text())
-        if meta.get("kind") == "before_promotion" and not meta.get("rolled_back_at"):
+        if (
+            meta.get("kind") == "before_promotion"
+            and meta.get("committed", True)
+            and not meta.get("rolled_back_at")
+        ):
             return path
     return None
 
 
 def move_champion(manifest: dict[str, Any]) -> str:
-    """Point MLflow alias ``champion`` at the model now in production (or drop it if unregistered)."""
-    mlflow = configure()
-    client = mlflow.tracking.MlflowClient()
-    version = manifest.get("mlflow", {}).get("registered_version")
+    """Point MLflow alias ``champion`` at the registry version recorded for the model now in
+    production: only that version, and only when it is this registry's (same run id); otherwise
+    the alias is removed rather than left naming the model production no longer serves."""
+    from mlflow.exceptions import MlflowException
+
+    client = configure().tracking.MlflowClient()
+    recorded = manifest.get("mlflow", {})
+    version = recorded.get("registered_version")
+    mv = None
     if version:
+        with contextlib.suppress(MlflowException):
+            mv = client.get_model_version(REGISTERED_MODEL, str(version))
+    if mv is not None and (not recorded.get("run_id") or mv.run_id == recorded["run_id"]):
         client.set_registered_model_alias(REGISTERED_MODEL, "champion", str(version))
         return f"alias 'champion' now points at {REGISTERED_MODEL} version {version}"
-    try:
+    with contextlib.suppress(MlflowException):
         client.delete_registered_model_alias(REGISTERED_MODEL, "champion")
-    except Exception as exc:
-        log.info("No champion alias to remove (%s).", exc.__class__.__name__)
+    if version:
+        return (f"the production model was registered as version {version} in another MLflow store (not this "
+                "one), so alias 'champion' was removed here")  # fmt: skip
     return "the production model is not in the registry; alias 'champion' removed"
 
 
@@ -233,6 +289,15 @@ def fetch_registered(ref: str) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def repair_tracking() -> None:
+    """What a killed retrain or promotion left in MLflow is repaired first; an unreachable server
+    only warns here (the alias move at the end reports it)."""
+    try:
+        repair_registry(configure())
+    except TrackingUnavailable as exc:
+        log.warning("Could not check the MLflow registry for leftovers: %s", exc)
+
+
 def plan_swap(incoming_dir: Path, prod_dir: Path) -> dict[str, Any]:
     """Verify both sets before anything moves; returns what would be replaced by what."""
     try:
@@ -270,7 +335,7 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
         "before_promotion", {"replaced_by": plan["to"], "version": plan["from"]}, prod_dir
     )
     log.info("Archived production %s to %s.", plan["from"], archived)
-    swap_in(source, prod_dir)
+    swap_in(source, prod_dir, archive=archived)
     log.info("Production is now %s (was %s).", plan["to"], plan["from"])
     plan["archive"] = str(archived)
     return plan
@@ -286,10 +351,10 @@ def rollback(dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, 
     if dry_run:
         log.info("Dry run: would restore %s from %s, replacing %s.", plan["to"], target, plan["from"])
         return plan
-    archive_current("before_rollback", {"replaced_by": plan["to"], "version": plan["from"]}, prod_dir)
-    swap_in(target, prod_dir)
-    meta = json.loads((target / "archive.json").read_text())
-    atomic_write_json(target / "archive.json", {**meta, "rolled_back_at": timestamp()})
+    archived = archive_current(
+        "before_rollback", {"replaced_by": plan["to"], "version": plan["from"]}, prod_dir
+    )
+    swap_in(target, prod_dir, archive=archived, rolled_back=target)
     log.info("Rolled back: production is %s again (was %s).", plan["to"], plan["from"])
     return plan
 
@@ -313,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         PROMOTE_LOCK.parent.mkdir(parents=True, exist_ok=True)
         with lock.acquire(timeout=0):
+            if not args.dry_run:
+                repair_tracking()
             if args.rollback:
                 plan = rollback(args.dry_run)
             else:

@@ -46,11 +46,12 @@ from mlops.scripts.equity import auc_plot, measure
 from mlops.scripts.gate import Decision, decide
 from mlops.scripts.utils import (
     Timer,
-    close_orphaned_runs,
     load_params,
     load_production,
     metrics_of,
     mlflow_run,
+    remove_sidecar_debris,
+    repair_registry,
     roc_points,
     run_cli,
     score,
@@ -248,7 +249,7 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
         inputs = load_inputs(data, params_file)
     with timer("importing MLflow"):
         mlflow = configure()
-        close_orphaned_runs(mlflow)
+        repair_registry(mlflow)
     ts = timestamp()
     STAGING_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{model_version(ts)}.", dir=STAGING_DIR))
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 3
     try:
-        shutil.rmtree(STAGING_DIR, ignore_errors=True)  # leftovers of a killed retrain; we hold the lock
+        remove_sidecar_debris()  # leftovers of a killed retrain; we hold the lock
         code, _ = run_cli("retrain", retrain, args.data, args.params)
     finally:
         lock.release()

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,12 +22,27 @@ import yaml
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
 from ml_model.features import frame_columns
 from ml_model.metrics import classification_metrics
-from ml_model.paths import DATASET, EXPERIMENT_NAME, ML_MODEL_DIR, PARAMS_FILE
+from ml_model.paths import (
+    DATASET,
+    EXPERIMENT_NAME,
+    ML_MODEL_DIR,
+    MODELS_DIR,
+    PARAMS_FILE,
+    REGISTERED_MODEL,
+    REPORTS_DIR,
+    STAGING_DIR,
+    TRACKING_DIR,
+)
 from ml_model.schema import FEATURES, LABEL, SchemaError
 from ml_model.train_model import split
 from mlops.mlflow_setup import TrackingUnavailable
 
 log = logging.getLogger(__name__)
+
+ALIASES = (
+    "challenger",
+    "champion",
+)  # the registry's aliases: the candidate to review, the model in production
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
@@ -167,6 +183,46 @@ def close_orphaned_runs(mlflow: Any) -> int:
         log.warning("Marked run %s FAILED: its process %s is gone.", run.info.run_name, pid)
         closed += 1
     return closed
+
+
+def repair_registry(mlflow: Any) -> list[str]:
+    """What a killed retrain leaves in MLflow, repaired: runs left RUNNING are closed as FAILED, logged
+    models left PENDING by a run that is over are marked FAILED, and an alias on a model version whose
+    run did not finish is removed (a candidate must come from a complete run). Returns what was done."""
+    from mlflow.exceptions import MlflowException
+
+    closed = close_orphaned_runs(mlflow)
+    done = [f"closed {closed} run(s) left RUNNING by a process that is gone"] if closed else []
+    client = mlflow.tracking.MlflowClient()
+    exp = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
+    if exp is None:
+        return done
+    for model in client.search_logged_models([exp.experiment_id], filter_string="status = 'PENDING'"):
+        run = client.get_run(model.source_run_id) if model.source_run_id else None
+        if run is None or run.info.status != "RUNNING":
+            client.finalize_logged_model(model.model_id, "FAILED")
+            done.append(f"logged model {model.model_id} left PENDING marked FAILED")
+    for alias in ALIASES:
+        try:
+            mv = client.get_model_version_by_alias(REGISTERED_MODEL, alias)
+        except MlflowException:
+            continue  # no such alias (or no registered model yet)
+        if mv.run_id and client.get_run(mv.run_id).info.status not in ("FINISHED", "RUNNING"):
+            client.delete_registered_model_alias(REGISTERED_MODEL, alias)
+            done.append(f"alias {alias!r} removed from version {mv.version}: its run did not finish")
+    for line in done:
+        log.warning("Repaired: %s.", line)
+    return done
+
+
+def remove_sidecar_debris() -> list[str]:
+    """Staging folders and temp files a killed retrain leaves in mlops/; call with the retrain lock."""
+    found = [STAGING_DIR] if STAGING_DIR.exists() else []
+    found += [p for d in (TRACKING_DIR, MODELS_DIR, REPORTS_DIR) if d.is_dir() for p in d.glob(".*.tmp")]
+    for path in found:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        log.warning("Removed %s, left by an interrupted run.", path)
+    return [str(p) for p in found]
 
 
 def _alive(pid: int) -> bool:

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from ml_model.paths import EXPERIMENT_NAME, REGISTERED_MODEL, REPO_ROOT
+from ml_model.artifacts import verify_manifest
+from ml_model.paths import ARTIFACT_FILES, EXPERIMENT_NAME, REGISTERED_MODEL, REPO_ROOT
 from mlops.scripts.generate_data import simulate
+from tests.support.act import commit_new_data_version, fresh_clone, run_act
 from tests.support.procs import listening, sockets_of
 from tests.support.repo import Repo, candidates, make_repo
 from tests.support.stack import (
@@ -36,6 +38,7 @@ from tests.support.stack import (
 pytestmark = pytest.mark.slow
 
 PREFLIGHT = REPO_ROOT / "mlops" / "infra" / "preflight.py"
+ACT_EPOCHS = 5  # the workflow run under act: as in tests/github/test_act.py
 MIGRATE = REPO_ROOT / "mlops" / "infra" / "migrate_runs.py"
 
 if not all(Path(f"/usr/bin/{b}").exists() for b in ("radosgw", "ceph-mon", "ceph-osd")):
@@ -336,6 +339,53 @@ def test_migrate_runs_from_the_file_store(stack: Stack, pipeline_repo: Repo) -> 
     assert again.returncode == 0 and "0 run(s) copied (2 already there)" in again.stderr, again.stderr[-1500:]
     assert len(dest.search_runs([dexp.experiment_id], max_results=1000)) == count  # nothing copied twice
     assert "0 model version(s)" in again.stderr and "0 logged model(s)" in again.stderr
+
+
+@pytest.mark.timeout(1500)
+def test_workflow_under_act_leaves_a_challenger_that_a_fresh_copy_promotes(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """.github/workflows/mlops.yml under act (tests/support/act.py) on a push of a new data version,
+    configured as the workflow's header says: the tracking server as a secret, the DVC remote and its
+    endpoint as variables, the keys as secrets. A copy that never trained promotes the challenger."""
+    clone = fresh_clone(tmp_path / "clone", epochs=ACT_EPOCHS)
+    clone.env = sidecar_env(clone, stack)
+    # Here the remote's endpoint is a local setting (.dvc/config.local, git-ignored, so the job's
+    # checkout does not have it): the job gets it from the variable MLFLOW_S3_ENDPOINT_URL.
+    point_dvc_at(clone, stack)
+    endpoint = stack.env["MLFLOW_S3_ENDPOINT_URL"]
+    digest = commit_new_data_version(clone, "s3remote", seed=12)
+    versions = stack.client().search_model_versions(f"name='{REGISTERED_MODEL}'")
+    before = max((int(v.version) for v in versions), default=0)
+    run = run_act(
+        clone.root, "push", tmp_path / "act",
+        variables={"DVC_REMOTE": "s3remote", "MLFLOW_S3_ENDPOINT_URL": endpoint},
+        secrets={name: stack.env[name] for name in ("MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")},
+    )  # fmt: skip
+    print(f"\nact push with the stack's tracking server: {run.seconds:.1f} s wall")
+    assert run.returncode == 0 and "Job succeeded" in run.output, run.tail()
+    summary = run.summary()
+    assert " improved** " in summary and "--from-registry challenger" in summary, summary
+
+    client = stack.client()
+    challenger = client.get_model_version_by_alias(REGISTERED_MODEL, "challenger")
+    assert int(challenger.version) > int(before)
+    (candidate,) = (run.artifacts / "mlops-candidate").iterdir()
+    manifest = verify_manifest(candidate)
+    assert manifest["training_data"]["sha256"] == digest
+    assert manifest["mlflow"]["registered_version"] == challenger.version
+    # nothing went to the runner's file store: the tracking artifact holds no MLflow store
+    assert not [p for p in (run.artifacts / "mlops-tracking").iterdir() if p.is_dir()]
+
+    other = fresh_clone(tmp_path / "promote")
+    other.env = {**other.env, "MLFLOW_TRACKING_URI": stack.uri}
+    r = other.script("promote_model.py", "--from-registry", "challenger")
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ARTIFACT_FILES:
+        assert (other.root / "ml_model" / name).read_bytes() == (candidate / name).read_bytes(), name
+    promoted = verify_manifest(other.root / "ml_model")
+    assert promoted["model_version"] == candidate.name and promoted["artifacts"] == manifest["artifacts"]
+    assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version == challenger.version
 
 
 def test_down_leaves_no_process_and_no_listening_port(stack: Stack) -> None:

@@ -122,7 +122,10 @@ def _bad_datasets(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
     label.loc[0, "match"] = 2
     out["label"] = (write("label", label), ["column 'match', row 1"])
     out["no_rows"] = (write("no_rows", good.iloc[:0]), ["no data rows"])
-    out["one_label"] = (write("one_label", good.assign(match=1)), ["rows has match = 1", "need both outcomes"])
+    out["one_label"] = (
+        write("one_label", good.assign(match=1)),
+        ["rows has match = 1", "need both outcomes"],
+    )
     out["not_csv"] = (write("not_csv", text="\x89HDF\x00\x01binary\x00" * 20), ["not_csv.csv"])
     return out
 

@@ -1,0 +1,175 @@
+"""The workflow's job summary (mlops/scripts/job_summary.py): what it says, and that it never fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ml_model.paths import REPO_ROOT
+from mlops.scripts.job_summary import main, summary_markdown, uses_tracking_server
+
+SCRIPT = REPO_ROOT / "mlops" / "scripts" / "job_summary.py"
+
+
+def retrain_record(improved: bool = True, saved: bool = True) -> dict[str, Any]:
+    """A last_retrain.json as retrain_model.py writes it."""
+    record: dict[str, Any] = {
+        "run_name": "retrain_20261127_101500",
+        "version": "v20261127_101500",
+        "candidate": {"roc_auc": 0.91, "f1": 0.70, "accuracy": 0.85},
+        "production": {"roc_auc": 0.80, "f1": 0.72, "accuracy": 0.84},
+        "production_version": "v20261127_025004",
+        "decision": {
+            "improved": improved,
+            "reason": "roc_auc 0.9100 >= 0.8020 | guards hold" if improved else "roc_auc below the floor",
+            "checks": {"min_roc_auc": True, "min_delta": improved, "f1_drop": True},
+        },
+        "thresholds": {"min_roc_auc": 0.75},
+        "saved_to": "mlops/models/v20261127_101500" if saved else None,
+    }
+    if saved:
+        record["registered_version"] = "3"
+    return record
+
+
+DRIFT = {"dataset_drift": 1, "share_drifted": 0.25, "drifted_columns": 3}
+EVALUATION = {"model_version": "v20261127_025004", "roc_auc": 0.8748, "f1": 0.6542, "test_rows": 4000}
+
+
+def test_improved_candidate_decision_metrics_checks_and_how_to_promote() -> None:
+    text = summary_markdown(retrain_record(), DRIFT, EVALUATION)
+    assert text.startswith("## MLOps pipeline\n")
+    assert "**Gate: candidate v20261127_101500 improved** (production v20261127_025004)" in text
+    assert "Reason: roc_auc 0.9100 >= 0.8020 | guards hold" in text
+    assert "| metric | candidate | production | change |" in text
+    assert "| roc_auc | 0.9100 | 0.8000 | +0.1100 |" in text
+    assert "| f1 | 0.7000 | 0.7200 | -0.0200 |" in text
+    assert "| min_delta | yes |" in text
+    assert "Candidate saved to `mlops/models/v20261127_101500`." in text
+    # how to promote: the candidate, then --version; the
+    # registry only once there is a server
+    assert "`mlops-candidate` artifact into `mlops/models/`" in text
+    assert "mlops-tracking" not in text  # a runner's file store is not portable: not offered
+    assert "alias `champion` is not moved elsewhere" in text
+    assert "`lawyer_match_model` (version 3)" in text
+    assert "python mlops/scripts/promote_model.py --version v20261127_101500" in text
+    assert "once the workflow has a tracking server (`MLFLOW_TRACKING_URI`)" in text
+    # drift and the production model
+    assert "| yes | 0.2500 | 3 |" in text
+    assert "### Production model v20261127_025004" in text
+    assert "| roc_auc | 0.8748 |" in text and "| test_rows | 4000 |" in text
+    assert "model_version |" not in text  # strings are not metrics
+
+
+def test_with_a_tracking_server_the_registry_is_named() -> None:
+    text = summary_markdown(retrain_record(), DRIFT, EVALUATION, tracking_server=True)
+    assert "python mlops/scripts/promote_model.py --from-registry challenger" in text
+    assert "`lawyer_match_model` (version 3) with alias `challenger`" in text
+    assert "python mlops/scripts/promote_model.py --version v20261127_101500" in text
+    assert "once the workflow has a tracking server" not in text and "mlops-tracking" not in text
+
+
+def test_a_rejected_candidate_has_no_promotion_section() -> None:
+    text = summary_markdown(retrain_record(improved=False, saved=False), DRIFT, EVALUATION)
+    assert "**Gate: candidate v20261127_101500 not improved**" in text
+    assert "Reason: roc_auc below the floor" in text
+    assert "| min_delta | no |" in text
+    assert "promote" not in text.lower() and "saved to" not in text
+
+
+def test_missing_records_are_said_not_invented() -> None:
+    text = summary_markdown({}, {}, {})
+    assert "No retrain record (mlops/tracking/last_retrain.json); see the step logs." in text
+    assert "No drift result (mlops/tracking/drift_latest.json)." in text
+    assert "No evaluation of the production model (mlops/tracking/eval_latest.json)." in text
+    assert "| metric |" not in text
+
+
+def test_table_cells_are_escaped_and_missing_values_shown_as_a_dash() -> None:
+    record = retrain_record()
+    record["candidate"]["brier"] = 0.1
+    record["production_version"] = "v1|v2"
+    text = summary_markdown(record, {}, {})
+    assert "| brier | 0.1000 | – | – |" in text
+    assert "(production v1\\|v2)" in text
+
+
+def test_tracking_server_is_an_http_uri() -> None:
+    assert uses_tracking_server("http://127.0.0.1:5000") and uses_tracking_server(" HTTPS://mlflow.example ")
+    for uri in (None, "", "file:///x/mlops/tracking", "sqlite:///mlflow.db", "databricks"):
+        assert not uses_tracking_server(uri)
+
+
+def write_records(folder: Path, retrain: dict[str, Any] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in (
+        ("last_retrain.json", retrain or retrain_record()),
+        ("drift_latest.json", DRIFT),
+        ("eval_latest.json", EVALUATION),
+    ):
+        (folder / name).write_text(json.dumps(data))
+    return folder
+
+
+def test_main_appends_to_the_step_summary(tmp_path, monkeypatch) -> None:
+    tracking = write_records(tmp_path / "tracking")
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert main(["--tracking-dir", str(tracking)]) == 0
+    text = summary.read_text()
+    assert text.startswith("earlier step\n## MLOps pipeline\n")
+    assert "improved**" in text and "--from-registry challenger" in text
+
+
+def test_main_tolerates_missing_and_broken_files(tmp_path, monkeypatch, capsys, caplog) -> None:
+    tracking = tmp_path / "tracking"
+    tracking.mkdir()
+    (tracking / "drift_latest.json").write_text("{not json")
+    (tracking / "eval_latest.json").write_text("[1, 2]")
+    out = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    with caplog.at_level("WARNING"):
+        assert main(["--tracking-dir", str(tracking), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    # A GitHub annotation for each unreadable record, as the inline step printed them.
+    for name in ("last_retrain.json", "drift_latest.json", "eval_latest.json"):
+        assert f"::warning::cannot read {tracking / name}: " in stdout, stdout
+        assert any(name in r.getMessage() for r in caplog.records)
+    text = out.read_text()
+    assert "No retrain record" in text and "No drift result" in text and "No evaluation" in text
+
+
+def test_main_prints_to_stdout_without_a_step_summary(tmp_path, monkeypatch, capsys) -> None:
+    tracking = write_records(tmp_path / "tracking")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert main(["--tracking-dir", str(tracking)]) == 0
+    assert capsys.readouterr().out == summary_markdown(retrain_record(), DRIFT, EVALUATION)
+
+
+def test_an_unwritable_summary_file_does_not_fail_the_job(tmp_path, capsys) -> None:
+    tracking = write_records(tmp_path / "tracking")
+    assert main(["--tracking-dir", str(tracking), "--out", str(tmp_path / "no" / "such" / "dir" / "x")]) == 0
+    assert "## MLOps pipeline" in capsys.readouterr().out
+
+
+def test_script_runs_from_any_directory(tmp_path) -> None:
+    tracking = write_records(tmp_path / "tracking", retrain_record(improved=False, saved=False))
+    env = {"PATH": str(Path(sys.executable).parent), "PYTHONDONTWRITEBYTECODE": "1"}
+    r = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tracking-dir", str(tracking)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "not improved**" in r.stdout and "| yes | 0.2500 | 3 |" in r.stdout
+    help_ = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (
+        help_.returncode == 0 and "--tracking-dir" in help_.stdout and "GITHUB_STEP_SUMMARY" in help_.stdout
+    )
