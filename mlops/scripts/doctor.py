@@ -59,7 +59,8 @@ def local_findings() -> list[str]:
     why = _verifies(ML_MODEL_DIR, probe=True)
     if why:
         out.append(f"production does not verify: {why}")
-    for leftover in (ML_MODEL_DIR / JOURNAL, ML_MODEL_DIR / STAGING, STAGING_DIR):
+    staged = list(STAGING_DIR.iterdir()) if STAGING_DIR.is_dir() else []  # the folder itself may stay
+    for leftover in (ML_MODEL_DIR / JOURNAL, ML_MODEL_DIR / STAGING, *staged):
         if leftover.exists():
             out.append(f"left over from an interrupted run: {leftover}")
     out += [

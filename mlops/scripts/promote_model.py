@@ -83,8 +83,14 @@ def remove_debris(prod_dir: Path = ML_MODEL_DIR) -> list[str]:
     """Temp files and folders a killed promotion can leave: journal temp files, half-made archives,
     and archives of promotions that never reached their commit point. Call with the lock held."""
     removed = []
-    for path in [*prod_dir.glob(".*.tmp"), *(ARCHIVE_DIR.glob(".*.tmp") if ARCHIVE_DIR.is_dir() else [])]:
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    archived = [*ARCHIVE_DIR.glob(".*.tmp"), *ARCHIVE_DIR.glob("*/.*.tmp")] if ARCHIVE_DIR.is_dir() else []
+    for path in [*prod_dir.glob(".*.tmp"), *archived]:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():  # not inside a folder removed just before
+            path.unlink()
+        else:
+            continue
         removed.append(str(path))
     for path in sorted(ARCHIVE_DIR.iterdir()) if ARCHIVE_DIR.is_dir() else []:
         meta = path / "archive.json"
@@ -372,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="verify and say what would happen; change nothing"
     )
+    parser.add_argument(
+        "--check", action="store_true", help="afterwards, run doctor.py's consistency check (exit 1 if not)"
+    )
     args = parser.parse_args(argv)
     setup_logging()
     lock = FileLock(PROMOTE_LOCK)
@@ -402,7 +411,17 @@ def main(argv: list[str] | None = None) -> int:
         log.error("Production files are %s, but moving the MLflow alias failed: %s", plan["to"], exc)
         return 4
     log.info("Production is %s. A running service picks it up within a second (or restart it).", plan["to"])
-    return 0
+    return _check() if args.check else 0
+
+
+def _check() -> int:
+    """doctor.py's findings, in this process (imported here: doctor imports this module)."""
+    from mlops.scripts import doctor
+
+    found = doctor.check()
+    for line in found:
+        log.error("Inconsistent: %s", line)
+    return 1 if found else 0
 
 
 if __name__ == "__main__":
