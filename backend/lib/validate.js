@@ -2,7 +2,7 @@
 // Request validation. Every failure is a ValidationError naming the offending field, which the
 // API turns into 400 {"error": "...", "field": "..."}.
 
-const { CASE_TYPES, LANGUAGES, REGIONS, URGENCIES, OUTCOMES } = require('./vocab');
+const { CASE_TYPES, LANGUAGES, REGIONS, URGENCIES, OUTCOMES, limitsOf } = require('./vocab');
 const { nearestRegion } = require('./geo');
 
 class ValidationError extends Error {
@@ -58,11 +58,11 @@ function parseMatchRequest(body) {
   }
   const caseFields = {
     case_type: category(body, 'case_type', CASE_TYPES),
-    case_complexity: number(body, 'case_complexity', { min: 1, max: 5, integer: true }),
+    case_complexity: number(body, 'case_complexity', limitsOf('case_complexity')),
     urgency: category(body, 'urgency', URGENCIES),
     client_language: category(body, 'client_language', LANGUAGES),
     client_region: null,
-    client_income: number(body, 'client_income', { min: 0 }),
+    client_income: number(body, 'client_income', limitsOf('client_income')),
   };
   const regionGiven = !(body.client_region === undefined || body.client_region === null || body.client_region === '');
   caseFields.client_region = regionGiven || !location
