@@ -114,10 +114,15 @@ def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, 
 
 def import_keras():
     """TensorFlow costs 5-7 s and 660 MB to import: only training pays for it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no NodeDef "E0000" lines that read like failures
+    # TensorFlow 2.21 prints its oneDNN notice through absl before any log level applies; without
+    # oneDNN's reordered float sums it stays silent (and training took the same time here).
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import absl.logging
     import keras
     import tensorflow as tf
 
+    absl.logging.set_verbosity(absl.logging.ERROR)  # Keras's "HDF5 is legacy" warning: .h5 is our contract
     return keras, tf
 
 

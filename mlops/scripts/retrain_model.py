@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,15 @@ def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, 
         "seed": cfg.seed, "test_size": cfg.test_size, "train_rows": len(inputs.train_df),
         "test_rows": len(inputs.test_df), "production_version": inputs.production.version,
     })  # fmt: skip
+    mlflow.log_params({f"gate_{k}": v for k, v in _flat(inputs.params["gate"]).items()})  # the thresholds
+    with warnings.catch_warnings():  # MLflow's hint on integer columns: ours never miss values
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(inputs.train_df, source=inputs.data.resolve().as_uri(),
+                                          name=inputs.data.name, targets=LABEL, digest=inputs.digest[:16])  # fmt: skip
+        mlflow.log_input(dataset, context="training")
+    for name, values in scored.trained.history.items():  # the training curve, one point per epoch
+        for epoch, value in enumerate(values, start=1):
+            mlflow.log_metric(f"train_{name}", value, step=epoch)
     mlflow.log_metrics(scored.candidate)
     mlflow.log_metrics({f"production_{k}": v for k, v in scored.production.items()})
     mlflow.log_dict(record.as_dict(), "metrics.json")
@@ -199,10 +209,29 @@ def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, 
     # Pinned requirements: without them MLflow infers them by loading the model in a subprocess.
     libs = {**library_versions(), "mlflow": mlflow.__version__}
     reqs = [f"{p}=={libs[p]}" for p in ("mlflow", "numpy", "pandas", "scikit-learn", "h5py", "joblib")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(example, preds)
+    logging.getLogger("mlflow.pyfunc").addFilter(_NotOurPickle())
     return mlflow.pyfunc.log_model(
         name="model", python_model=LawyerMatchModel(), artifacts=artifact_paths(staging),
-        signature=infer_signature(example, preds), input_example=example.head(3), pip_requirements=reqs,
+        signature=signature, input_example=example.head(3), pip_requirements=reqs,
     )  # fmt: skip
+
+
+class _NotOurPickle(logging.Filter):
+    """MLflow warns that a Python object is pickled; ours is this project's class, pickled by reference."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passing a Python object as `python_model`")
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as flat MLflow params: ``max_drop: {f1: 0.01}`` becomes ``max_drop_f1``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}_") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
 
 
 def save_candidate(mlflow: Any, record: RetrainRecord, logged: Any, staging: Path) -> None:
@@ -210,6 +239,9 @@ def save_candidate(mlflow: Any, record: RetrainRecord, logged: Any, staging: Pat
     mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL)
     client = mlflow.tracking.MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL, "challenger", mv.version)
+    client.update_model_version(
+        REGISTERED_MODEL, mv.version, description=f"Gate: improved. {record.decision['reason']}."
+    )
     record.registered_version = str(mv.version)
     manifest = load_model(staging).manifest
     manifest["mlflow"] = {"run_id": record.run_id, "model_uri": logged.model_uri,

@@ -217,7 +217,7 @@ def repair_registry(mlflow: Any) -> list[str]:
 
 def remove_sidecar_debris() -> list[str]:
     """Staging folders and temp files a killed retrain leaves in mlops/; call with the retrain lock."""
-    found = [STAGING_DIR] if STAGING_DIR.exists() else []
+    found = list(STAGING_DIR.iterdir()) if STAGING_DIR.is_dir() else []  # the folder itself may stay
     found += [p for d in (TRACKING_DIR, MODELS_DIR, REPORTS_DIR) if d.is_dir() for p in d.glob(".*.tmp")]
     for path in found:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
