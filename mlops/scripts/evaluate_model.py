@@ -34,6 +34,7 @@ from mlops.mlflow_setup import configure
 from mlops.scripts.equity import auc_plot, group_table, measure
 from mlops.scripts.utils import (
     Timer,
+    add_dvc_outputs_flag,
     close_orphaned_runs,
     load_params,
     load_production,
@@ -209,7 +210,9 @@ def log_evaluation(result: dict[str, Any], y: np.ndarray, prob: np.ndarray) -> s
         return run.info.run_id
 
 
-def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
+def evaluate(
+    data: Path = DATASET, params_file: Path = PARAMS_FILE, dvc_outputs: bool = False
+) -> dict[str, Any]:
     """The spec's evaluation flow: score, log to MLflow, write the report and the DVC metric."""
     timer = Timer()
     with timer("loading data and scoring"):
@@ -218,9 +221,10 @@ def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str,
         result["run_id"] = log_evaluation(result, y, prob)
     ts = result["timestamp"]
     atomic_write_json(TRACKING_DIR / f"eval_{ts}.json", result)
-    atomic_write_json(
-        EVAL_LATEST, {**result["metrics"], "ece": result["ece"], "model_version": result["model_version"]}
-    )
+    if dvc_outputs:  # the DVC metric, from the dvc.yaml stage only
+        atomic_write_json(
+            EVAL_LATEST, {**result["metrics"], "ece": result["ece"], "model_version": result["model_version"]}
+        )
     report = REPORTS_DIR / f"evaluation_{ts}.txt"
     atomic_write_text(report, report_text(result))
     log.info("Production %s on %d held-out rows: %s.", result["model_version"], result["test_rows"],
@@ -231,9 +235,11 @@ def evaluate(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run; exit 2 on bad input."""
-    args = script_parser(__doc__, params_help="params.yaml (the data split)").parse_args(argv)
+    parser = script_parser(__doc__, params_help="params.yaml (the data split)")
+    add_dvc_outputs_flag(parser)
+    args = parser.parse_args(argv)
     setup_logging()
-    return run_cli("evaluate", evaluate, args.data, args.params)[0]
+    return run_cli("evaluate", evaluate, args.data, args.params, args.dvc_outputs)[0]
 
 
 if __name__ == "__main__":

@@ -50,7 +50,16 @@ from ml_model.schema import (
 )
 from mlops.scripts.collect_feedback import FeedbackReport, join, read_outcomes, served_pairs
 from mlops.scripts.equity import auc_se, group_metrics
-from mlops.scripts.utils import Timer, load_params, load_production, run_cli, score, script_parser, test_split
+from mlops.scripts.utils import (
+    Timer,
+    add_dvc_outputs_flag,
+    load_params,
+    load_production,
+    run_cli,
+    score,
+    script_parser,
+    test_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,15 +235,16 @@ def verdict_with_floor(
     return dataset_drift, True, reasons
 
 
-def write_reports(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
-    """The Evidently HTML, our JSON beside it, and the DVC metric summary; returns the HTML's path."""
+def write_reports(snapshot: Any, result: dict[str, Any], out_dir: Path, dvc_outputs: bool = False) -> Path:
+    """The Evidently HTML, our JSON beside it, and (for the DVC stage) the metric summary."""
     ts = result["timestamp"]
     html = out_dir / f"data_drift_report_{ts}.html"
     atomic_write(html, lambda p: snapshot.save_html(str(p)))
     atomic_write_json(out_dir / f"data_drift_report_{ts}.json", result)
     summary = {"dataset_drift": int(result["dataset_drift"]), "share_drifted": result["share_drifted"],
                "drifted_columns": len(result["drifted_columns"])}  # fmt: skip
-    atomic_write_json(DRIFT_LATEST, summary)
+    if dvc_outputs:
+        atomic_write_json(DRIFT_LATEST, summary)
     return html
 
 
@@ -244,6 +254,7 @@ def monitor(
     params_file: Path = PARAMS_FILE,
     out_dir: Path = REPORTS_DIR,
     outcomes: Path | None = None,
+    dvc_outputs: bool = False,
 ) -> dict[str, Any]:
     """Drift tests and our verdict between the training snapshot and current data; writes the reports."""
     timer = Timer()
@@ -279,7 +290,7 @@ def monitor(
         "classification_quality": quality,
     }
     with timer("writing report"):
-        html = write_reports(snapshot, result, out_dir)
+        html = write_reports(snapshot, result, out_dir, dvc_outputs)
     verdict = "DRIFT: " + "; ".join(reasons) if dataset_drift else "no dataset drift"
     log.info("%s (%d of %d current rows tested, %d columns drifted).",
              verdict, len(obs.current), obs.rows_in, len(drifted))  # fmt: skip
@@ -295,12 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outcomes", type=Path, help="with a prediction log: the backend's outcome export")
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR, help="where the reports go")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 1 when dataset drift is found")
+    add_dvc_outputs_flag(parser)
     args = parser.parse_args(argv)
     setup_logging()
     current = args.current or default_current()
     log.info("Comparing %s (current) with %s (reference).", current, args.reference)
     code, result = run_cli(
-        "monitor", monitor, args.reference, current, args.params, args.out_dir, args.outcomes
+        "monitor",
+        monitor,
+        args.reference,
+        current,
+        args.params,
+        args.out_dir,
+        args.outcomes,
+        args.dvc_outputs,
     )
     if code:
         return code

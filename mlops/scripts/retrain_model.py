@@ -47,6 +47,7 @@ from mlops.scripts.equity import auc_plot, measure
 from mlops.scripts.gate import Decision, decide
 from mlops.scripts.utils import (
     Timer,
+    add_dvc_outputs_flag,
     load_params,
     load_production,
     metrics_of,
@@ -265,16 +266,16 @@ def save_candidate(mlflow: Any, record: RetrainRecord, logged: Any, staging: Pat
 
 
 def write_dvc_outputs(record: RetrainRecord, improved: bool, roc: dict[str, list]) -> None:
-    """The files dvc.yaml tracks: the record, the metrics summary and the ROC points."""
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # the DVC output exists even when nothing was saved
-    atomic_write_json(LAST_RETRAIN, record.as_dict())
+    """The files dvc.yaml tracks: the metrics summary and the ROC points."""
     summary = {"candidate": record.candidate, "production": record.production, "improved": improved}
     atomic_write_json(LAST_METRICS, summary)  # numbers only, for `dvc metrics show/diff`
     for name, points in roc.items():
         atomic_write_json(TRACKING_DIR / f"roc_{name}.json", points)
 
 
-def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, Any]:
+def retrain(
+    data: Path = DATASET, params_file: Path = PARAMS_FILE, dvc_outputs: bool = False
+) -> dict[str, Any]:
     """The spec's retraining flow; returns the record also written to ``last_retrain.json``."""
     timer = Timer()
     with timer("loading data"):
@@ -303,14 +304,19 @@ def retrain(data: Path = DATASET, params_file: Path = PARAMS_FILE) -> dict[str, 
             mlflow.set_tag("saved_to", record.saved_to or "")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_dvc_outputs(record, scored.decision.improved, roc)
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # the DVC output exists even when nothing was saved
+    atomic_write_json(LAST_RETRAIN, record.as_dict())  # the newest run's record (not DVC-tracked)
+    if dvc_outputs:
+        write_dvc_outputs(record, scored.decision.improved, roc)
     log.info("Retrain finished: %s.", timer.summary())
     return record.as_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, take the retrain lock, run; exit 2 on bad input, 3 when another retrain runs."""
-    args = script_parser(__doc__, params_help="params.yaml with train, data and gate").parse_args(argv)
+    parser = script_parser(__doc__, params_help="params.yaml with train, data and gate")
+    add_dvc_outputs_flag(parser)
+    args = parser.parse_args(argv)
     setup_logging()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a TERM ends the MLflow run as FAILED
     RETRAIN_LOCK.parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     try:
         remove_sidecar_debris()  # leftovers of a killed retrain; we hold the lock
-        code, _ = run_cli("retrain", retrain, args.data, args.params)
+        code, _ = run_cli("retrain", retrain, args.data, args.params, args.dvc_outputs)
     finally:
         lock.release()
     return code

@@ -70,6 +70,16 @@ def script_parser(
     return parser
 
 
+def add_dvc_outputs_flag(parser: argparse.ArgumentParser) -> None:
+    """Only the DVC stages write the files dvc.yaml tracks (they pass this flag): a run by hand keeps
+    its timestamped reports and MLflow run, and leaves `dvc status` and `dvc metrics show` alone."""
+    parser.add_argument(
+        "--dvc-outputs",
+        action="store_true",
+        help="also write the DVC-tracked metrics (the dvc.yaml stages do)",
+    )
+
+
 def test_split(
     df: pd.DataFrame, params: dict[str, Any], source: str | Path | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
