@@ -7,10 +7,7 @@ registry has a ``challenger`` for the promotion line. Each line runs in bash aft
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +18,7 @@ import requests
 from ml_model.paths import EXPERIMENT_NAME, REPO_ROOT
 from mlops.scripts.generate_data import simulate
 from tests.support.ports import wait_http
+from tests.support.procs import stop_group
 from tests.support.repo import Repo, make_repo
 
 pytestmark = pytest.mark.slow
@@ -84,17 +82,6 @@ def _ui_lists_our_runs(repo: Repo, line: str) -> None:
         assert any(r["info"]["run_name"].startswith("retrain_") for r in runs)
     finally:
         stop_group(proc)
-
-
-def stop_group(proc: subprocess.Popen) -> None:
-    """TERM the command's whole process group (bash and the server it started), then KILL."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_every_use_line_works_as_written(tmp_path: Path) -> None:

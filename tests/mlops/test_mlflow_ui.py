@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 
 import pytest
@@ -11,6 +10,7 @@ import requests
 
 from ml_model.paths import EXPERIMENT_NAME, REPO_ROOT
 from tests.support.ports import free_port, wait_http
+from tests.support.procs import stop_group
 from tests.support.repo import Repo
 
 pytestmark = pytest.mark.slow
@@ -47,8 +47,4 @@ def test_make_mlflow_ui_lists_the_experiment_and_its_runs(shared_repo: Repo) -> 
         names = [x["info"]["run_name"] for x in runs.json()["runs"]]
         assert any(n.startswith("evaluate_") for n in names)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from ml_model.paths import MODEL_FILE, REGISTERED_MODEL
 from mlops.pyfunc_model import SET_FILES, LawyerMatchModel, artifact_paths
 from mlops.scripts.generate_data import simulate
 from tests.support.ports import free_port, wait_http
+from tests.support.procs import stop_group
 from tests.support.repo import Repo, candidates, make_repo
 from tests.support.service import Service, copy_artifacts
 
@@ -111,9 +111,5 @@ def test_mlflow_models_serve_answers_invocations_with_raw_fields(improved: Repo,
         refused = requests.post(f"http://127.0.0.1:{port}/invocations", json=missing, timeout=30)
         assert refused.status_code == 400 and "urgency" in refused.text
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)
         log.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 
@@ -69,3 +72,15 @@ def sockets_of(pids: set[int]) -> set[tuple[str, int]]:
                 if inode in table:
                     found.add(table[inode])
     return found
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """TERM a process started with ``start_new_session=True`` and everything in its group, then KILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=grace)
