@@ -4,14 +4,17 @@ The simulator's clients ask the real backend for matches (which asks the real ma
 after a concept change in the world, an intake worker records what happened for each lawyer shown,
 drawn from the simulator's truth on exactly the features the model saw. The outcomes are exported
 (`npm run export-outcomes`), joined with the prediction log (`collect_feedback.py`), and a retrain
-on that data version must be let in by the gate, equity guard included.
+on that data version, pushed as the README says (`dvc add`, `dvc push`, commit), runs the workflow
+(act), whose gate, equity guard included, must let the new model in.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +25,9 @@ import requests
 from ml_model.paths import ML_MODEL_DIR, REPO_ROOT
 from ml_model.prediction_log import read_prediction_log
 from mlops.scripts.generate_data import simulate, true_logit
+from tests.support.act import ActRun, check, fresh_clone, git, run_act
 from tests.support.ports import free_port, wait_http
-from tests.support.repo import make_repo
+from tests.support.repo import Repo, make_repo
 from tests.support.service import Service
 
 pytestmark = pytest.mark.slow
@@ -97,12 +101,28 @@ def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Pat
     data = pd.read_csv(repo.data)
     assert data["match"].mean() == pytest.approx(engaged.mean())
 
-    r = repo.script("retrain_model.py")
-    assert r.returncode == 0, r.stderr[-2000:]
-    last = json.loads((repo.root / "mlops/tracking/last_retrain.json").read_text())
+    run = retrain_through_the_workflow(repo, tmp_path)
+    summary = run.summary()
     print(
-        f"{len(shown)} outcomes, positive rate {engaged.mean():.3f}; candidate roc_auc "
-        f"{last['candidate']['roc_auc']:.4f} against production {last['production']['roc_auc']:.4f}"
+        f"{len(shown)} outcomes, positive rate {engaged.mean():.3f}; act push {run.seconds:.0f} s\n{summary}"
     )
-    assert last["decision"]["improved"], last["decision"]
-    assert last["decision"]["checks"]["equity_guard"]
+    assert run.returncode == 0 and all(v == "Success" for v in run.steps().values()), run.tail()
+    assert " improved** " in summary and "| equity_guard | yes |" in summary, summary
+    assert list((run.artifacts / "mlops-candidate").glob("v*/manifest.json"))
+
+
+def retrain_through_the_workflow(repo: Repo, tmp_path: Path) -> ActRun:
+    """The README's path for a production data version: `dvc add`, `dvc push`, commit, push, which
+    runs the workflow (act). The refreshed equity evaluation set travels the same way."""
+    clone = fresh_clone(tmp_path / "clone")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    check(clone.run(dvc, "remote", "add", "feedback", str(tmp_path / "dvc-remote")))
+    for name in ("matchmaking_dataset.csv", "equity_eval.csv"):
+        shutil.copyfile(repo.root / "mlops/data" / name, clone.root / "mlops/data" / name)
+        check(clone.run(dvc, "add", "-q", f"mlops/data/{name}"))
+        check(clone.run(dvc, "push", "-q", "-r", "feedback", f"mlops/data/{name}.dvc"))
+        (clone.root / "mlops/data" / name).unlink()
+    git(clone.root, "add", "-A")
+    git(clone.root, "commit", "-q", "-m", "data: production feedback")
+    shutil.rmtree(clone.root / ".dvc" / "cache")
+    return run_act(clone.root, "push", tmp_path / "act", variables={"DVC_REMOTE": "feedback"})
