@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/registry_serve_bench.py [--requests 300]
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import statistics
@@ -23,26 +22,10 @@ import time
 from pathlib import Path
 
 from mlops.scripts.generate_data import simulate
-from tests.support.ports import free_port, wait_http
+from tests.support.ports import free_port, timed_posts, wait_http
 from tests.support.repo import candidates, make_repo
 
 BIN = Path(sys.executable).parent
-
-
-def timed_posts(port: int, path: str, body: bytes, n: int) -> list[float]:
-    """Milliseconds per request, a new connection each time."""
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        resp.read()
-        conn.close()
-        if resp.status != 200:
-            raise RuntimeError(f"{path} answered {resp.status}")
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def serve(cmd: list[str], env: dict[str, str], cwd: Path, probe: str) -> tuple[subprocess.Popen, float]:

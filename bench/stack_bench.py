@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from mlops.scripts.generate_data import simulate
-from tests.support.procs import all_pids, pgrp, ppid
+from tests.support.procs import all_pids, pgrp, ppid, rss_mib
 from tests.support.repo import Repo, make_repo
 from tests.support.stack import Stack, parse_env, point_dvc_at, sidecar_env
 
@@ -47,18 +47,6 @@ def members(pgid: int, children: bool = False) -> list[int]:
     if children:
         return [p for p in procs if p == pgid or ppid(p) == pgid]
     return [p for p in procs if pgrp(p) == pgid]
-
-
-def rss_mib(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 def cpu_ticks(pids: list[int]) -> int:

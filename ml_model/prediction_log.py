@@ -1,12 +1,24 @@
 """The prediction log: what the service scored, for the monitor to compare with training data.
 
 The writer and the reader of the format live here together, so they cannot drift apart.
+
+Rotation: when the file reaches ``PREDICTION_LOG_MAX_BYTES`` (default 100 MiB) the writer that
+notices renames ``path`` to ``path.1`` (``path.1`` to ``path.2`` ..., dropping the oldest beyond
+``PREDICTION_LOG_KEEP``, default 5) and opens a fresh ``path``; the other gunicorn workers see the
+inode change at their next write and reopen. ``read_prediction_log(path)`` reads
+``path.N ... path.1, path``, oldest first, as one window. ``PREDICTION_LOG_MAX_BYTES=0`` turns our
+rotation off, for logrotate's ``copytruncate`` (see README).
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
+import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +29,12 @@ import orjson
 import pandas as pd
 
 from ml_model.schema import FEATURES
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_KEEP = 5
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,72 @@ class LogEntry:
     lawyer_ids: list[Any] | None = None  # /rank only: with prediction_id, it names a shown pair
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _column(values: Any) -> Any:
+    """A column as orjson writes it: numeric arrays as they are (OPT_SERIALIZE_NUMPY writes the
+    same text as for their ``tolist()``, without building the list), anything else as a list."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind in "if" and values.ndim == 1:
+            return values if values.flags.c_contiguous else np.ascontiguousarray(values)
+        return values.tolist()
+    return list(values)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with everything JSON cannot carry replaced: lone surrogates by U+FFFD, integers
+    outside 64 bits by their digits, arrays by lists. Only for a line orjson refused."""
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, dict):
+        return {_plain(str(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    return _plain(str(value))
+
+
+def format_line(entry: LogEntry) -> bytes:
+    """One request's line. A line orjson refuses is written with the offending values replaced
+    (and ``"sanitized": true``), never dropped: the service validates everything it logs, so
+    this is a last line of defence, counted and logged when it happens."""
+    line: dict[str, Any] = {
+        "time": datetime.fromtimestamp(entry.when, UTC).isoformat(timespec="milliseconds"),
+        "model_version": entry.model_version,
+        "prediction_id": entry.prediction_id,
+        "features": {name: _column(entry.cols[name]) for name in FEATURES},
+        "match_probability": _column(np.asarray(entry.probs, dtype=np.float64)),
+    }
+    if entry.lawyer_ids is not None:
+        line["lawyer_id"] = list(entry.lawyer_ids)
+    try:
+        return orjson.dumps(line, option=_NUMPY) + b"\n"
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        log.error("Prediction %s: its log line could not be written as it was (%s); writing it sanitized.",
+                  entry.prediction_id, exc)  # fmt: skip
+        line = _plain(line)
+        line["sanitized"] = True
+        return orjson.dumps(line) + b"\n"
+
+
 class PredictionLog:
     """Appends what each request scored as one JSON line, after the response has been sent.
 
@@ -39,44 +123,173 @@ class PredictionLog:
     row per instance. The service registers ``write`` with ``Response.call_on_close``, so the
     client has its answer before the line is formatted. (A background thread was tried first: it
     took the GIL from the request thread mid-request and added 2-5 ms to a 1,000-lawyer /rank.)
-    Each write is one ``write()`` of whole lines to a file opened for appending (O_APPEND), so
+    Each write is one ``write()`` of a whole line to a file opened for appending (O_APPEND), so
     lines from several gunicorn workers do not interleave.
+
+    Rotation by size (``max_bytes``; 0 turns it off), keeping ``keep`` rotated files. Writes hold
+    a shared flock on ``<path>.lock`` and the rotation an exclusive one, so no line can go to a
+    file in the middle of being renamed; a worker only ever *tries* the exclusive lock (a reader
+    holding a shared one makes it skip, and the next write tries again), so a request never waits.
+    Before each write a worker compares ``path``'s inode with its own descriptor's (one ``stat``)
+    and reopens when another worker, or logrotate, has moved the file.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, max_bytes: int | None = None, keep: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = (
+            _env_int("PREDICTION_LOG_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else max_bytes
+        )
+        self.keep = _env_int("PREDICTION_LOG_KEEP", DEFAULT_KEEP) if keep is None else keep
         self._lock = threading.Lock()  # the development server is threaded
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock_fd = (
+            os.open(lock_path(self.path), os.O_RDONLY | os.O_CREAT, 0o644) if self.max_bytes > 0 else None
+        )
+        self._fd = -1
+        self._ino = -1
+        self.failed_writes = 0
+        self._open()
 
-    def write(self, entry: LogEntry) -> None:
-        """Append one request's line with a single write(), so workers never interleave."""
-        line = {
-            "time": datetime.fromtimestamp(entry.when, UTC).isoformat(timespec="milliseconds"),
-            "model_version": entry.model_version,
-            "prediction_id": entry.prediction_id,
-            "features": {name: np.asarray(entry.cols[name]).tolist() for name in FEATURES},
-            "match_probability": np.asarray(entry.probs, dtype=np.float64).tolist(),
-        }
-        if entry.lawyer_ids is not None:
-            line["lawyer_id"] = list(entry.lawyer_ids)
-        data = orjson.dumps(line) + b"\n"
-        with self._lock:
-            os.write(self._fd, data)
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd, self._ino = fd, os.fstat(fd).st_ino
+
+    def _follow(self) -> None:
+        """Reopen ``path`` when it is no longer the file our descriptor writes to."""
+        try:
+            moved = os.stat(self.path).st_ino != self._ino
+        except FileNotFoundError:
+            moved = True
+        if moved:
+            self._open()
+
+    def write(self, entry: LogEntry) -> bool:
+        """Append one request's line with a single write(), so workers never interleave.
+
+        Never raises (it runs after the response is sent): a failure is logged with the
+        prediction id and counted in ``failed_writes``; returns whether the line was written."""
+        try:
+            data = format_line(entry)
+            with self._lock:
+                self._append(data)
+            return True
+        except Exception:
+            self.failed_writes += 1
+            log.exception("Prediction %s was answered but could not be logged.", entry.prediction_id)
+            return False
+
+    def _append(self, data: bytes) -> None:
+        if self._lock_fd is None:
+            self._follow()
+            _write_all(self._fd, data)
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
+        try:
+            self._follow()
+            _write_all(self._fd, data)
+            end = os.lseek(self._fd, 0, os.SEEK_CUR)  # O_APPEND: the file's end just after our line
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        if end >= self.max_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        """Shift ``path.i`` to ``path.i+1`` (dropping ``path.keep``), ``path`` to ``path.1``, reopen."""
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # someone is rotating or reading the window: the next write tries again
+        try:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                self._open()
+                return
+            if st.st_ino != self._ino or st.st_size < self.max_bytes:
+                self._follow()  # another worker rotated first
+                return
+            for old in log_files(self.path)[:-1]:  # rotated files at or past the limit (keep lowered)
+                if int(old.name.rsplit(".", 1)[1]) >= max(self.keep, 1):
+                    old.unlink(missing_ok=True)
+            for i in range(self.keep - 1, 0, -1):
+                if rotated_path(self.path, i).exists():
+                    os.replace(rotated_path(self.path, i), rotated_path(self.path, i + 1))
+            if self.keep:
+                os.replace(self.path, rotated_path(self.path, 1))
+            else:
+                self.path.unlink(missing_ok=True)
+            self._open()
+            log.info(
+                "Rotated the prediction log %s at %d bytes (keeping %d).", self.path, st.st_size, self.keep
+            )
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        """Close the file descriptor (the development server's shutdown)."""
+        """Close the file descriptors (the development server's shutdown)."""
         os.close(self._fd)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """One write() of the whole line (a regular file takes it whole); finish a short write."""
+    done = os.write(fd, data)
+    while done < len(data):  # only on a full disk or a signal; the rest still lands after it
+        done += os.write(fd, data[done:])
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file beside the log that rotation and readers agree on."""
+    return path.with_name(path.name + ".lock")
+
+
+def rotated_path(path: Path, i: int) -> Path:
+    """``path.i``: the i-th newest rotated file (``path`` itself for 0)."""
+    return path.with_name(f"{path.name}.{i}") if i else path
+
+
+def log_files(path: str | Path) -> list[Path]:
+    """The files of the log's current window, oldest first: ``path.N ... path.1, path``."""
+    path = Path(path)
+    pattern = re.compile(re.escape(path.name) + r"\.([0-9]+)")
+    rotated = []
+    if path.parent.is_dir():
+        for p in path.parent.iterdir():
+            m = pattern.fullmatch(p.name)
+            if m:
+                rotated.append((int(m.group(1)), p))
+    return [p for _, p in sorted(rotated, reverse=True)] + ([path] if path.exists() or not rotated else [])
+
+
+@contextmanager
+def _shared_lock(path: Path) -> Iterator[None]:
+    """Hold the rotation lock shared while reading, so no file is renamed under the reader."""
+    try:
+        fd = os.open(lock_path(path), os.O_RDONLY)
+    except OSError:  # no lock file: nothing rotates this log (or we may not open it)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_prediction_log(path: str | Path) -> pd.DataFrame:
     """One row per scored instance: the features, ``match_probability``, ``model_version``, ``time``,
-    ``request`` (the line number: instances of one /rank request share a case), ``prediction_id``
-    and ``lawyer_id`` (/rank lines; None elsewhere and in lines written before ids existed).
+    ``request`` (a running line number over the window: instances of one /rank request share a
+    case), ``prediction_id`` and ``lawyer_id`` (/rank lines; None elsewhere and in lines written
+    before ids existed).
 
-    Columns are gathered line by line and turned into one DataFrame at the end (100,000 logged
-    instances in well under a second). A torn last line (the service was killed mid-write) is
-    skipped; any other bad line is an error naming the file and line number.
+    Reads the whole current window, the rotated files ``path.N ... path.1`` and then ``path``,
+    oldest first, as one log. Columns are gathered line by line and turned into one DataFrame at
+    the end (100,000 logged instances in well under a second). A torn last line of a file (the
+    service was killed mid-write) is skipped; any other bad line is an error naming the file and
+    line number.
     """
     path = Path(path)
     columns: dict[str, list] = {
@@ -91,31 +304,36 @@ def read_prediction_log(path: str | Path) -> pd.DataFrame:
             "lawyer_id",
         )
     }
-    lines = path.read_bytes().splitlines()
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            rec = orjson.loads(text)
-            feats, probs = rec["features"], rec["match_probability"]
-            n = len(probs)
-            if any(len(feats[name]) != n for name in FEATURES):
-                raise ValueError("columns of different lengths")
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            if number == len(lines):
+    with _shared_lock(path):
+        contents = [(p, p.read_bytes()) for p in log_files(path)]
+    before = 0  # lines in the files read so far: ``request`` is the line number in the window
+    for file, data in contents:
+        lines = data.splitlines()
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
                 continue
-            raise ValueError(f"{path}, line {number}: not a prediction-log record ({exc})") from exc
-        for name in FEATURES:
-            columns[name].extend(feats[name])
-        columns["match_probability"].extend(probs)
-        columns["model_version"].extend([rec.get("model_version")] * n)
-        columns["time"].extend([rec.get("time")] * n)
-        columns["request"].extend([number] * n)
-        columns["prediction_id"].extend([rec.get("prediction_id")] * n)
-        lawyer_ids = rec.get("lawyer_id")
-        columns["lawyer_id"].extend(
-            lawyer_ids if isinstance(lawyer_ids, list) and len(lawyer_ids) == n else [None] * n
-        )
+            try:
+                rec = orjson.loads(text)
+                feats, probs = rec["features"], rec["match_probability"]
+                n = len(probs)
+                if any(len(feats[name]) != n for name in FEATURES):
+                    raise ValueError("columns of different lengths")
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                if number == len(lines):
+                    continue
+                raise ValueError(f"{file}, line {number}: not a prediction-log record ({exc})") from exc
+            for name in FEATURES:
+                columns[name].extend(feats[name])
+            columns["match_probability"].extend(probs)
+            columns["model_version"].extend([rec.get("model_version")] * n)
+            columns["time"].extend([rec.get("time")] * n)
+            columns["request"].extend([before + number] * n)
+            columns["prediction_id"].extend([rec.get("prediction_id")] * n)
+            lawyer_ids = rec.get("lawyer_id")
+            columns["lawyer_id"].extend(
+                lawyer_ids if isinstance(lawyer_ids, list) and len(lawyer_ids) == n else [None] * n
+            )
+        before += len(lines)
     if not columns["request"]:
         raise ValueError(f"{path}: the prediction log holds no records")
     return pd.DataFrame(columns)

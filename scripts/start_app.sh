@@ -76,10 +76,11 @@ wait_for() { # name url pid
 }
 
 log "starting the match service on $ML_URL"
-# gunicorn, as in production (2 sync workers); the development server is ml_model/predict_model.py.
+# As in production (`make serve`): nginx in front of gunicorn's 2 sync workers, both run and
+# stopped by scripts/serve.sh; the development server is ml_model/predict_model.py.
 GUNICORN="$(dirname "$PYTHON")/gunicorn"
 [ -x "$GUNICORN" ] || die "no gunicorn beside $PYTHON (make install)"
-(cd "$ROOT" && PYTHONDONTWRITEBYTECODE=1 exec setsid "$GUNICORN" -w 2 -b "$ML_HOST:$ML_PORT" 'ml_model.predict_model:create_app()') &
+(cd "$ROOT" && GUNICORN="$GUNICORN" exec setsid scripts/serve.sh --host "$ML_HOST" --port "$ML_PORT") &
 PIDS+=($!)
 ML_PID=$!
 wait_for "match service" "$ML_URL/health" "$ML_PID"

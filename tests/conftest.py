@@ -10,8 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ml_model.paths import ML_MODEL_DIR
-from tests.support.service import Service
+from tests.support.service import Service, running_service
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,7 +29,5 @@ def _private_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    tmp = tmp_path_factory.mktemp("service")
-    svc = Service(ML_MODEL_DIR, tmp / "predictions.jsonl", tmp / "service.log")
-    yield svc
-    svc.stop()
+    with running_service(tmp_path_factory.mktemp("service")) as svc:
+        yield svc

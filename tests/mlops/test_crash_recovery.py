@@ -28,7 +28,9 @@ pytestmark = pytest.mark.slow
 STRACE = shutil.which("strace")
 if STRACE is None:
     if os.environ.get("CI"):
-        raise RuntimeError("strace is not installed: CI must run the Makefile's test target, which installs it")
+        raise RuntimeError(
+            "strace is not installed: CI must run the Makefile's test target, which installs it"
+        )
     pytest.skip("strace is not installed (the Makefile's test target installs it)", allow_module_level=True)
 
 

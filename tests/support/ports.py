@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import subprocess
 import time
@@ -40,3 +41,20 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 6
         except requests.RequestException:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def timed_posts(port: int, path: str, body: bytes, n: int) -> list[float]:
+    """``n`` sequential JSON POSTs to 127.0.0.1, each on a new connection (as gunicorn's sync
+    workers want); milliseconds each. A non-200 answer is an error: a benchmark times answers."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        out.append((time.perf_counter() - t0) * 1000)
+        if resp.status != 200:
+            raise RuntimeError(f"{path} answered {resp.status}")
+    return out

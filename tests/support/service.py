@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, REPO_ROOT
@@ -61,3 +63,15 @@ def copy_artifacts(dest: Path) -> Path:
     for name in (*ARTIFACT_FILES, MANIFEST_FILE):
         shutil.copy2(ML_MODEL_DIR / name, dest / name)
     return dest
+
+
+@contextlib.contextmanager
+def running_service(
+    folder: Path, model_dir: Path = ML_MODEL_DIR, gunicorn: bool = False
+) -> Iterator[Service]:
+    """A service with its own prediction log and output in ``folder``, stopped on the way out."""
+    svc = Service(model_dir, folder / "predictions.jsonl", folder / "service.log", gunicorn=gunicorn)
+    try:
+        yield svc
+    finally:
+        svc.stop()
