@@ -279,6 +279,41 @@ def _shared_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+_PER_LINE = ("match_probability", "model_version", "time", "request", "prediction_id", "lawyer_id")
+
+
+def _record(text: bytes, file: Path, number: int, last: bool) -> dict[str, Any] | None:
+    """One line as a record; None for a blank line or a torn last line; an error naming the line otherwise."""
+    if not text.strip():
+        return None
+    try:
+        rec = orjson.loads(text)
+        n = len(rec["match_probability"])
+        if any(len(rec["features"][name]) != n for name in FEATURES):
+            raise ValueError("columns of different lengths")
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        if last:
+            return None
+        raise ValueError(f"{file}, line {number}: not a prediction-log record ({exc})") from exc
+    return rec
+
+
+def _append(columns: dict[str, list], rec: dict[str, Any], request: int) -> None:
+    """Add a record's instances to the columns, one row each."""
+    feats, probs = rec["features"], rec["match_probability"]
+    n = len(probs)
+    for name in FEATURES:
+        columns[name].extend(feats[name])
+    columns["match_probability"].extend(probs)
+    for key in ("model_version", "time", "prediction_id"):
+        columns[key].extend([rec.get(key)] * n)
+    columns["request"].extend([request] * n)
+    lawyer_ids = rec.get("lawyer_id")
+    columns["lawyer_id"].extend(
+        lawyer_ids if isinstance(lawyer_ids, list) and len(lawyer_ids) == n else [None] * n
+    )
+
+
 def read_prediction_log(path: str | Path) -> pd.DataFrame:
     """One row per scored instance: the features, ``match_probability``, ``model_version``, ``time``,
     ``request`` (a running line number over the window: instances of one /rank request share a
@@ -292,47 +327,16 @@ def read_prediction_log(path: str | Path) -> pd.DataFrame:
     line number.
     """
     path = Path(path)
-    columns: dict[str, list] = {
-        name: []
-        for name in (
-            *FEATURES,
-            "match_probability",
-            "model_version",
-            "time",
-            "request",
-            "prediction_id",
-            "lawyer_id",
-        )
-    }
+    columns: dict[str, list] = {name: [] for name in (*FEATURES, *_PER_LINE)}
     with _shared_lock(path):
         contents = [(p, p.read_bytes()) for p in log_files(path)]
     before = 0  # lines in the files read so far: ``request`` is the line number in the window
     for file, data in contents:
         lines = data.splitlines()
         for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
-            try:
-                rec = orjson.loads(text)
-                feats, probs = rec["features"], rec["match_probability"]
-                n = len(probs)
-                if any(len(feats[name]) != n for name in FEATURES):
-                    raise ValueError("columns of different lengths")
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                if number == len(lines):
-                    continue
-                raise ValueError(f"{file}, line {number}: not a prediction-log record ({exc})") from exc
-            for name in FEATURES:
-                columns[name].extend(feats[name])
-            columns["match_probability"].extend(probs)
-            columns["model_version"].extend([rec.get("model_version")] * n)
-            columns["time"].extend([rec.get("time")] * n)
-            columns["request"].extend([before + number] * n)
-            columns["prediction_id"].extend([rec.get("prediction_id")] * n)
-            lawyer_ids = rec.get("lawyer_id")
-            columns["lawyer_id"].extend(
-                lawyer_ids if isinstance(lawyer_ids, list) and len(lawyer_ids) == n else [None] * n
-            )
+            rec = _record(text, file, number, last=number == len(lines))
+            if rec is not None:
+                _append(columns, rec, before + number)
         before += len(lines)
     if not columns["request"]:
         raise ValueError(f"{path}: the prediction log holds no records")

@@ -363,51 +363,60 @@ def validate_records(items: list[Any], fields: tuple[Field, ...], where: str) ->
             f.name: np.array(col, dtype=_DTYPES[f.kind])
             for f, col in zip(fields, zip(*rows, strict=False), strict=True)
         }
-    names = [f.name for f in fields]
-    try:
-        rows = list(map(operator.itemgetter(*names), items))
-    except (KeyError, TypeError, AttributeError, IndexError):
-        rows = None
-    cols: dict[str, np.ndarray] = {}
-    ok = rows is not None and set(map(type, items)) == {dict}
-    if ok and len(names) == 1:
-        columns: list[tuple] = [tuple(rows)]
-    else:
-        columns = list(zip(*rows, strict=True)) if ok else []
-    for (name, kind, vocab, low, high, _field), col in zip(_spec(fields), columns, strict=False):
-        if kind == _CATEGORY:
-            try:
-                values = set(col)
-            except TypeError:  # a list or an object: not hashable, not text
-                ok = False
-                break
-            if not values <= vocab and any(
-                type(v) is not str or _text_problem(v) is not None for v in values - vocab
-            ):
-                ok = False
-                break
-            cols[name] = np.array(col, dtype=object)
-            continue
-        if not set(map(type, col)) <= _NUMBER_TYPES:
-            ok = False
-            break
-        try:
-            arr = np.array(col, dtype=np.float64)
-        except OverflowError:
-            ok = False
-            break
-        bad = ~((arr >= low) & (arr <= high))  # NaN and inf are out of range too
-        if kind == _INT:
-            bad |= arr != np.round(arr)
-        if bad.any():
-            ok = False
-            break
-        cols[name] = arr.astype(np.int64) if kind == _INT else arr
-    if not ok:
+    cols = _columns_if_valid(items, fields)
+    if cols is None:
         for i, item in enumerate(items):
             validate_record(item, fields, f"{where}[{i}]")
         raise InvalidRecord(f"{where}: invalid entries")  # not reached: the record check names the problem
     return cols
+
+
+def _columns_if_valid(items: list[Any], fields: tuple[Field, ...]) -> dict[str, np.ndarray] | None:
+    """The columns of a large batch when every value passes, else None (then each object is checked)."""
+    names = [f.name for f in fields]
+    try:
+        rows = list(map(operator.itemgetter(*names), items))
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return None
+    if set(map(type, items)) != {dict}:
+        return None
+    columns: list[tuple] = [tuple(rows)] if len(names) == 1 else list(zip(*rows, strict=True))
+    cols: dict[str, np.ndarray] = {}
+    for (name, kind, vocab, low, high, _field), col in zip(_spec(fields), columns, strict=False):
+        arr = _category_column(col, vocab) if kind == _CATEGORY else _number_column(col, kind, low, high)
+        if arr is None:
+            return None
+        cols[name] = arr
+    return cols
+
+
+def _category_column(col: tuple, vocab: frozenset) -> np.ndarray | None:
+    """A category column as a set: values in the vocabulary need no test; the rest must be valid text."""
+    try:
+        values = set(col)
+    except TypeError:  # a list or an object: not hashable, not text
+        return None
+    if not values <= vocab and any(
+        type(v) is not str or _text_problem(v) is not None for v in values - vocab
+    ):
+        return None
+    return np.array(col, dtype=object)
+
+
+def _number_column(col: tuple, kind: int, low: float, high: float) -> np.ndarray | None:
+    """A numeric column in range (NaN and inf are out of range too), as int64 or float64."""
+    if not set(map(type, col)) <= _NUMBER_TYPES:
+        return None
+    try:
+        arr = np.array(col, dtype=np.float64)
+    except OverflowError:
+        return None
+    bad = ~((arr >= low) & (arr <= high))
+    if kind == _INT:
+        bad |= arr != np.round(arr)
+    if bad.any():
+        return None
+    return arr.astype(np.int64) if kind == _INT else arr
 
 
 def lawyer_id_problem(value: Any) -> str | None:

@@ -125,6 +125,15 @@ def dvc_remote(repo: Path, name: str | None) -> tuple[str, dict[str, str], dict[
     return (name or default or ""), merged, source
 
 
+def _credential(
+    name: str, conf: dict[str, str], where: dict[str, str], option: str, env: str
+) -> tuple[str | None, str]:
+    """A key from the remote's config (naming the file it is in) or else from the environment."""
+    if option in conf:
+        return conf[option], f"remote.{name}.{option} in {where[option]}"
+    return os.environ.get(env), env
+
+
 def check_dvc(repo: Path, name: str | None) -> list[Check]:
     """The DVC remote: endpoint answers, keys accepted, bucket readable; names the setting if not."""
     name, conf, where = dvc_remote(repo, name)
@@ -148,17 +157,8 @@ def check_dvc(repo: Path, name: str | None) -> list[Check]:
             checks.append(Check(True, f"object store {endpoint} answers ({ep_setting})"))
         except OSError as exc:
             return [Check(False, f"object store {endpoint} ({ep_setting}) does not answer: {exc}")]
-    if "access_key_id" in conf:
-        key, key_name = conf["access_key_id"], f"remote.{name}.access_key_id in {where['access_key_id']}"
-    else:
-        key, key_name = os.environ.get("AWS_ACCESS_KEY_ID"), "AWS_ACCESS_KEY_ID"
-    if "secret_access_key" in conf:
-        sec, sec_name = (
-            conf["secret_access_key"],
-            f"remote.{name}.secret_access_key in {where['secret_access_key']}",
-        )
-    else:
-        sec, sec_name = os.environ.get("AWS_SECRET_ACCESS_KEY"), "AWS_SECRET_ACCESS_KEY"
+    key, key_name = _credential(name, conf, where, "access_key_id", "AWS_ACCESS_KEY_ID")
+    sec, sec_name = _credential(name, conf, where, "secret_access_key", "AWS_SECRET_ACCESS_KEY")
     if not key or not sec:
         missing = " and ".join(n for n, v in ((key_name, key), (sec_name, sec)) if not v)
         return [*checks, Check(False, f"{missing} not set (eval \"$(mlops/infra/stack.sh env)\", or "

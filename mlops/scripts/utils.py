@@ -207,7 +207,7 @@ def repair_registry(mlflow: Any) -> list[str]:
     exp = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
     if exp is None:
         return done
-    for model in client.search_logged_models([exp.experiment_id], filter_string="status = 'PENDING'"):
+    for model in pending_logged_models(client, exp.experiment_id):
         run = client.get_run(model.source_run_id) if model.source_run_id else None
         if run is None or run.info.status != "RUNNING":
             client.finalize_logged_model(model.model_id, "FAILED")
@@ -223,6 +223,15 @@ def repair_registry(mlflow: Any) -> list[str]:
     for line in done:
         log.warning("Repaired: %s.", line)
     return done
+
+
+def pending_logged_models(client: Any, experiment_id: str) -> list[Any]:
+    """Logged models still PENDING among the newest 500. Filtered here: MLflow 3.17's SQL store
+    fails on ``status = 'PENDING'`` (it compares an integer column with the name)."""
+    models = client.search_logged_models(
+        [experiment_id], max_results=500, order_by=[{"field_name": "creation_time", "ascending": False}]
+    )
+    return [m for m in models if str(getattr(m.status, "value", m.status)).endswith("PENDING")]
 
 
 def remove_sidecar_debris() -> list[str]:

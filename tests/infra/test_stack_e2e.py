@@ -9,6 +9,7 @@ teardown brings it down and purges it whatever happened).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -130,9 +131,10 @@ def test_pipeline_logs_to_the_server_and_promote_moves_the_alias_there(
     assert challenger.run_id == retrain.info.run_id
     model_id = challenger.source.removeprefix("models:/")
     model_keys = stack.keys(f"mlflow/{exp.experiment_id}/models/{model_id}/artifacts/")
-    assert any(k.endswith("/MLmodel") for k in model_keys) and any(
-        k.endswith("model.keras") for k in model_keys
-    )
+    assert any(k.endswith("/MLmodel") for k in model_keys)  # the servable pyfunc and its artifact set
+    assert {n for n in ("lawyer_match_model.h5", "encoder.pkl", "scaler.pkl", "manifest.json")
+            if any(k.endswith(f"/artifacts/{n}") for k in model_keys)} == {
+        "lawyer_match_model.h5", "encoder.pkl", "scaler.pkl", "manifest.json"}  # fmt: skip
     assert (download_model(stack, REGISTERED_MODEL, "challenger", repo.root / "dl") / "MLmodel").is_file()
     assert list((repo.root / "mlops" / "reports").glob("data_drift_report_*.html"))  # monitor ran (no MLflow)
 
@@ -187,7 +189,11 @@ def test_object_store_down_or_wrong_keys_fail_dvc_clearly_and_lose_nothing(
         bad = {**repo.env, var: "WRONG" + stack.env[var][5:]}
         r = subprocess.run([str(Path(sys.executable).parent / "dvc"), "push", "-r", "s3remote"], cwd=repo.root / "mlops",
                            env=bad, capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert r.returncode != 0 and "403" in r.stderr and "Forbidden" in r.stderr, r.stderr
+        # DVC reports the refusal as 403 Forbidden (a HEAD) or by its S3 code (a listing, with more files)
+        refused = ("403" in r.stderr and "Forbidden" in r.stderr) or any(
+            code in r.stderr for code in ("SignatureDoesNotMatch", "InvalidAccessKeyId")
+        )
+        assert r.returncode != 0 and refused, r.stderr
         p = subprocess.run(preflight, env=bad, capture_output=True, text=True, timeout=60)
         assert p.returncode == 1 and words in p.stdout, p.stdout
 
@@ -205,7 +211,7 @@ def test_object_store_down_or_wrong_keys_fail_dvc_clearly_and_lose_nothing(
         up = stack.sh("up")
         assert up.returncode == 0, up.stderr
     r = repo.dvc("push", "-r", "s3remote")
-    assert r.returncode == 0 and "1 file pushed" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and re.search(r"\d+ files? pushed", r.stdout), r.stdout + r.stderr
     assert f"dvcstore/files/md5/{digest[:2]}/{digest[2:]}" in stack.keys("dvcstore/")
 
 
