@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)  # the manifest last: it vouches for the others
 STAGING = ".promotion-staging"
 JOURNAL = ".promotion-journal.json"
+ROLLED_FORWARD_ROLLBACK = "rolled forward an interrupted rollback"
 
 
 class PromotionError(RuntimeError):
@@ -116,7 +117,7 @@ def recover(prod_dir: Path = ML_MODEL_DIR) -> str | None:
         journal.unlink()
         shutil.rmtree(staging, ignore_errors=True)
         log.warning("Rolled forward an interrupted promotion in %s.", prod_dir)
-        done = "rolled forward"
+        done = ROLLED_FORWARD_ROLLBACK if record.get("rolled_back") else "rolled forward"
     elif staging.exists():
         shutil.rmtree(staging)
         log.warning("Discarded the staging folder of a promotion that never reached its commit point.")
@@ -124,12 +125,13 @@ def recover(prod_dir: Path = ML_MODEL_DIR) -> str | None:
     return "removed debris" if remove_debris(prod_dir) and not done else done
 
 
-def _recover_unless_dry(prod_dir: Path, dry_run: bool) -> None:
+def _recover_unless_dry(prod_dir: Path, dry_run: bool) -> str | None:
     """A dry run changes nothing: it only says that an interrupted swap is waiting."""
     if not dry_run:
-        recover(prod_dir)
-    elif (prod_dir / JOURNAL).exists() or (prod_dir / STAGING).exists():
+        return recover(prod_dir)
+    if (prod_dir / JOURNAL).exists() or (prod_dir / STAGING).exists():
         log.warning("An interrupted promotion is waiting in %s; a real run finishes it first.", prod_dir)
+    return None
 
 
 def swap_in(
@@ -327,6 +329,9 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
             f"no candidate {source}; candidates are the v<timestamp> folders in {MODELS_DIR}"
         )
     plan = plan_swap(source, prod_dir)
+    if verify_manifest(source)["artifacts"] == verify_manifest(prod_dir)["artifacts"]:
+        log.info("Candidate %s is already in production; nothing to swap.", version)  # e.g. after a crash
+        return plan
     try:  # loaded exactly as the service loads it, and scored on the batch training recorded
         verify_probe(load_model(source))
     except Exception as exc:  # a set that does not load is refused, whatever the reason
@@ -349,7 +354,10 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
 
 def rollback(dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> dict[str, Any]:
     """Restore the set the last un-rolled-back promotion replaced (archiving the current one first)."""
-    _recover_unless_dry(prod_dir, dry_run)
+    if _recover_unless_dry(prod_dir, dry_run) == ROLLED_FORWARD_ROLLBACK:  # the one asked for, finished
+        version = verify_manifest(prod_dir).get("model_version")
+        log.info("The interrupted rollback is finished: production is %s.", version)
+        return {"from": None, "to": version, "source": "an interrupted rollback"}
     target = last_promotion_archive()
     if target is None:
         raise PromotionError(f"nothing to roll back: no un-restored promotion archive in {ARCHIVE_DIR}")
