@@ -37,7 +37,13 @@ from ml_model.paths import (
 )  # fmt: skip
 from mlops.mlflow_setup import TrackingUnavailable, configure
 from mlops.scripts.promote_model import JOURNAL, SET_FILES, STAGING, recover
-from mlops.scripts.utils import ALIASES, _alive, pending_logged_models, remove_sidecar_debris, repair_registry
+from mlops.scripts.utils import (
+    ALIASES,
+    pending_logged_models,
+    process_alive,
+    remove_sidecar_debris,
+    repair_registry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +98,7 @@ def registry_findings(mlflow: Any) -> list[str]:
     out = []
     for run in client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'", max_results=200):
         pid = run.data.tags.get("pid", "")
-        if not (pid.isdigit() and _alive(int(pid))):
+        if not (pid.isdigit() and process_alive(int(pid))):
             out.append(f"run {run.info.run_name} is RUNNING but its process is gone")
     for model in pending_logged_models(client, exp.experiment_id):
         out.append(f"logged model {model.model_id} is PENDING")

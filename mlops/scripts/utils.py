@@ -187,7 +187,7 @@ def close_orphaned_runs(mlflow: Any) -> int:
     host = os.uname().nodename
     for run in client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'", max_results=200):
         pid = run.data.tags.get("pid")
-        if run.data.tags.get("host") != host or not pid or not pid.isdigit() or _alive(int(pid)):
+        if run.data.tags.get("host") != host or not pid or not pid.isdigit() or process_alive(int(pid)):
             continue
         client.set_terminated(run.info.run_id, status="FAILED")
         log.warning("Marked run %s FAILED: its process %s is gone.", run.info.run_name, pid)
@@ -244,7 +244,8 @@ def remove_sidecar_debris() -> list[str]:
     return [str(p) for p in found]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process that tagged a run still runs here (ourselves included)."""
     if pid == os.getpid():
         return True
     try:
