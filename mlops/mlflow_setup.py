@@ -104,8 +104,10 @@ def configure() -> Any:
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    mlflow.set_experiment(EXPERIMENT_NAME)
-    # A model-training experiment, not GenAI traces: the UI lists it under "Training runs".
-    mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
+    experiment = mlflow.set_experiment(EXPERIMENT_NAME)
+    # A model-training experiment, not GenAI traces: the UI lists it under "Training runs". Set once,
+    # so a check (doctor.py) or a dry run writes nothing to the store.
+    if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
+        mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
     log.info("MLflow tracking at %s, experiment %s.", uri, EXPERIMENT_NAME)
     return mlflow
