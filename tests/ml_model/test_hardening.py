@@ -46,10 +46,16 @@ def rank_body(lawyer_id: object, **case_changes: object) -> dict:
 
 
 def log_lines(path: Path) -> list[dict]:
-    """Every line of the log, each parsed by the strict reader the monitor uses (orjson)."""
+    """Every complete line of the log, each parsed by the strict reader the monitor uses (orjson).
+
+    The service appends while we read, so the bytes after the last newline may be a line still
+    being written: it is not settled yet and is left for the next read, as the monitor does.
+    """
     if not path.exists():
         return []
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    return [orjson.loads(line) for line in complete.splitlines()]
 
 
 def settled_log(svc: Service, answered: set[str], timeout: float = 10) -> list[dict]:
