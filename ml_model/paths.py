@@ -35,6 +35,7 @@ ARCHIVE_DIR = MODELS_DIR / "archive"
 STAGING_DIR = MLOPS_DIR / ".staging"
 TRACKING_DIR = MLOPS_DIR / "tracking"
 REPORTS_DIR = MLOPS_DIR / "reports"
+PLOTS_TEMPLATE = MLOPS_DIR / "plots" / "offline_template.html"  # dvc plots show, offline (plots_template.py)
 PARAMS_FILE = MLOPS_DIR / "params.yaml"
 LAST_METRICS = TRACKING_DIR / "last_metrics.json"
 LAST_RETRAIN = TRACKING_DIR / "last_retrain.json"

@@ -1,9 +1,11 @@
 """Evaluate the production model on the held-out split of the newest data version.
 
-Writes ``mlops/reports/evaluation_<ts>.txt`` (metrics, confusion matrix, metrics per case type, and
-the newest candidate on the same rows when there is one), ``mlops/tracking/eval_<ts>.json`` and
-``eval_latest.json`` (the DVC metric), and logs MLflow run ``evaluate_<ts>`` with ROC and
-calibration plots. No TensorFlow: scoring is the service's NumPy path.
+Writes ``mlops/reports/evaluation_<ts>.txt`` (metrics, confusion matrix, metrics per case type, the
+ranking table of mlops/scripts/ranking.py, and the newest candidate on the same rows when there is
+one), ``mlops/tracking/eval_<ts>.json`` and ``eval_latest.json`` (the DVC metric: production's
+ROC AUC, calibration error and headline ranking figures ``ndcg10`` and ``top3``), and
+logs MLflow run ``evaluate_<ts>`` with ROC and calibration plots. No TensorFlow: scoring is the
+service's NumPy path.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ml_model.paths import (
 from ml_model.schema import LABEL, read_dataset
 from mlops.mlflow_setup import configure
 from mlops.scripts.equity import auc_plot, group_table, measure
+from mlops.scripts.ranking import RankingConfig, headline, rank_models, table_lines
 from mlops.scripts.utils import (
     Timer,
     add_dvc_outputs_flag,
@@ -106,6 +109,7 @@ def report_text(result: dict[str, Any]) -> str:
     if "candidate" in groups:
         lines += ["", "Newest candidate by group (production's ROC AUC in the last column)"]
         lines += group_table(groups["candidate"]["groups"], groups["production"]["groups"])
+    lines += ["", *table_lines(result["ranking"])]
     cand = result.get("newest_candidate")
     if cand:
         lines += ["", f"Newest candidate {cand['version']} on the same rows"]
@@ -175,6 +179,7 @@ def score_production(data: Path, params_file: Path) -> tuple[dict[str, Any], np.
             "metrics": classification_metrics(y, score(cand, test).to_numpy()),
         }
     result["by_group"] = by_group(production, cand, params)
+    result["ranking"] = rank_models(RankingConfig.from_params(params), production, cand)
     return result, y, prob.to_numpy()
 
 
@@ -200,7 +205,8 @@ def log_evaluation(result: dict[str, Any], y: np.ndarray, prob: np.ndarray) -> s
                 "test_rows": result["test_rows"],
             }
         )
-        mlflow.log_metrics({**result["metrics"], "ece": result["ece"]})
+        ranking = {f"ranking_{k}": v for k, v in headline(result["ranking"]).items()}
+        mlflow.log_metrics({**result["metrics"], "ece": result["ece"], **ranking})
         mlflow.log_dict(result, "eval.json")
         for png in plots(y, prob, Path(tmp)):
             mlflow.log_artifact(str(png), "plots")
@@ -222,13 +228,17 @@ def evaluate(
     ts = result["timestamp"]
     atomic_write_json(TRACKING_DIR / f"eval_{ts}.json", result)
     if dvc_outputs:  # the DVC metric, from the dvc.yaml stage only
-        atomic_write_json(
-            EVAL_LATEST, {**result["metrics"], "ece": result["ece"], "model_version": result["model_version"]}
-        )
+        # Few, flat keys (`dvc metrics show` at 100 columns): the full table is in the report and MLflow.
+        top = headline(result["ranking"])
+        atomic_write_json(EVAL_LATEST, {"auc": result["metrics"]["roc_auc"], "ece": result["ece"],
+                                        "ndcg10": top["ndcg10"], "top3": top["top3"]})  # fmt: skip
     report = REPORTS_DIR / f"evaluation_{ts}.txt"
     atomic_write_text(report, report_text(result))
     log.info("Production %s on %d held-out rows: %s.", result["model_version"], result["test_rows"],
              ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))  # fmt: skip
+    rank = result["ranking"]
+    log.info("Ranking of %d simulated cases took %.1f s: %s.", rank["config"]["cases"], rank["seconds"],
+             ", ".join(f"{k} {v:.4f}" for k, v in headline(rank).items()))  # fmt: skip
     log.info("Wrote %s. Evaluate finished: %s.", report, timer.summary())
     return result
 

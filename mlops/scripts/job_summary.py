@@ -2,7 +2,7 @@
 
 Reads what the pipeline's steps left in the tracking folder (``last_retrain.json`` from
 retrain_model.py, ``drift_latest.json`` from monitor_model.py, ``eval_latest.json`` from
-evaluate_model.py) and appends one Markdown section to ``$GITHUB_STEP_SUMMARY`` (GitHub shows it on
+evaluate_model.py) and the newest drift report's verdict sentence in ``mlops/reports`` and appends one Markdown section to ``$GITHUB_STEP_SUMMARY`` (GitHub shows it on
 the run's page), or prints it when that is not set. A file that is missing or unreadable is a
 warning (a GitHub annotation when run by Actions) and its part of the summary says so; the script
 always exits 0, because the summary must never fail the job that it describes.
@@ -28,8 +28,10 @@ from ml_model.paths import (
     LAST_RETRAIN,
     REGISTERED_MODEL,
     REPO_ROOT,
+    REPORTS_DIR,
     TRACKING_DIR,
 )
+from mlops.scripts.drift_report import REPORT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +137,27 @@ def _promotion_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str
     ]
 
 
-def _drift_lines(drift: dict[str, Any]) -> list[str]:
+def newest_drift_report(reports_dir: Path = REPORTS_DIR) -> dict[str, Any]:
+    """The newest monitor report's JSON (it has the verdict and reasons); ``{}`` when there is none."""
+    found = sorted(reports_dir.glob(f"{REPORT_PREFIX}*.json"))
+    return load(found[-1]) if found else {}
+
+
+def _drift_lines(drift: dict[str, Any], report: dict[str, Any] | None = None) -> list[str]:
     lines = ["### Data drift", ""]
     if not drift:
         return [*lines, f"No drift result ({_rel(DRIFT_LATEST)})."]
+    if report and report.get("verdict"):  # the monitor's own sentence, the same as its HTML and log
+        lines += [f"**{fmt(report['verdict'])}**", ""]
+    elif "drift" not in drift:
+        lines += ["**NO VERDICT: too few current rows for a drift verdict (monitor.min_rows)**", ""]
+    drifted = (report or {}).get("drifted_columns")
     return [
         *lines,
         "| dataset drift | share of drifted columns | drifted columns |",
-        "| :---: | ---: | ---: |",
-        f"| {fmt(bool(drift.get('dataset_drift')))} | {fmt(drift.get('share_drifted'))} "
-        f"| {fmt(drift.get('drifted_columns'))} |",
+        "| :---: | ---: | :--- |",
+        f"| {fmt(drift.get('drift'))} | {fmt(drift.get('drifted'))} "
+        f"| {fmt(', '.join(drifted) if drifted else drifted)} |",
     ]
 
 
@@ -163,6 +176,7 @@ def summary_markdown(
     evaluation: dict[str, Any],
     *,
     tracking_server: bool = False,
+    drift_report: dict[str, Any] | None = None,
 ) -> str:
     """The summary in Markdown, from the three records (each ``{}`` when missing).
 
@@ -171,7 +185,7 @@ def summary_markdown(
     """
     lines = ["## MLOps pipeline", ""]
     lines += _retrain_lines(retrain, tracking_server)
-    lines += ["", *_drift_lines(drift)]
+    lines += ["", *_drift_lines(drift, drift_report)]
     lines += ["", *_evaluation_lines(evaluation)]
     return "\n".join(lines) + "\n"
 
@@ -188,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tracking-dir", type=Path, default=TRACKING_DIR,
         help=f"folder with {LAST_RETRAIN.name}, {DRIFT_LATEST.name}, {EVAL_LATEST.name} (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, help="the monitor's reports")
     parser.add_argument(
         "--out",
         default=os.environ.get("GITHUB_STEP_SUMMARY") or "-",
@@ -201,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         load(tracking / DRIFT_LATEST.name),
         load(tracking / EVAL_LATEST.name),
         tracking_server=uses_tracking_server(os.environ.get("MLFLOW_TRACKING_URI")),
+        drift_report=newest_drift_report(args.reports_dir),
     )
     if args.out == "-":
         sys.stdout.write(text)

@@ -13,8 +13,12 @@ Evidently's ``DataDriftPreset`` scores every feature column; the verdict is ours
 Evidently's default rule (half of all columns) stays silent when only incomes and the case mix
 move, which is exactly what the on-call person must hear about; and a column threshold of 0.15
 (not 0.1) keeps sampling noise at 1,000 current rows from raising alarms.
-Writes ``mlops/reports/data_drift_report_<ts>.html`` and ``.json``; exits 0 even on drift unless
-``--fail-on-drift`` (then 1).
+The same rule is in the Evidently report as its tests (share of drifted columns, each key
+feature), and the HTML opens with our verdict (``drift_report.py``). Fewer than ``min_rows``
+current rows give NO VERDICT everywhere: the log, the JSON, the HTML and the job summary.
+Writes ``mlops/reports/data_drift_report_<ts>.html`` and ``.json`` (the newest ``keep_reports``
+are kept) and logs an MLflow run ``monitor_<ts>``; the DVC metric ``drift_latest.json`` only with
+``--dvc-outputs`` (the stage). Exits 0 even on drift unless ``--fail-on-drift`` (then 1).
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from typing import Any
 
 import pandas as pd
 
-from ml_model.common import atomic_write, atomic_write_json, exit_script, setup_logging
+from ml_model.artifacts import ManifestError, read_manifest
+from ml_model.common import atomic_write_json, exit_script, setup_logging
 from ml_model.metrics import classification_metrics, expected_calibration_error
 from ml_model.paths import (
     DATASET,
     DEFAULT_PREDICTION_LOG,
     DRIFT_LATEST,
+    ML_MODEL_DIR,
     PARAMS_FILE,
     PRODUCTION_DATA,
     REPORTS_DIR,
@@ -49,12 +55,14 @@ from ml_model.schema import (
     validate_frame,
 )
 from mlops.scripts.collect_feedback import FeedbackReport, join, read_outcomes, served_pairs
+from mlops.scripts.drift_report import prune_reports, verdict_line, verdict_word, write_report
 from mlops.scripts.equity import auc_se, group_metrics
 from mlops.scripts.utils import (
     Timer,
     add_dvc_outputs_flag,
     load_params,
     load_production,
+    mlflow_run,
     run_cli,
     score,
     script_parser,
@@ -117,22 +125,55 @@ def drift_verdict(
     return bool(reasons), reasons
 
 
+_P_VALUE_METHODS = ("ks", "chisquare", "z", "fisher_exact", "t_test", "mannw", "anderson", "cramer_von_mises")
+
+
+def drift_metrics(cfg: dict[str, Any], with_tests: bool) -> list[Any]:
+    """Our rule in Evidently's terms: a share-of-drifted-columns test and one test per key feature.
+
+    Each column's drift score is a ``ValueDrift`` with our method and threshold; only the key
+    features carry a test, because any one of them drifting is drift. The share test fails at
+    ``drift_share``, exactly where ``drift_verdict`` does. Below ``min_rows`` there are no tests.
+    """
+    from evidently.metrics import DriftedColumnsCount, ValueDrift
+    from evidently.tests import lt
+
+    def method(column: str) -> str:
+        return cfg["num_method"] if column in NUMERIC else cfg["cat_method"]
+
+    def below(value: float) -> list[Any]:
+        return [lt(value)] if with_tests else []
+
+    share = DriftedColumnsCount(columns=list(FEATURES), num_method=cfg["num_method"],
+                                cat_method=cfg["cat_method"], threshold=cfg["threshold"],
+                                drift_share=cfg["drift_share"], share_tests=below(cfg["drift_share"]))  # fmt: skip
+    keys = set(cfg["key_features"])
+    per_column = [
+        ValueDrift(
+            column=c,
+            method=method(c),
+            threshold=cfg["threshold"],
+            tests=below(cfg["threshold"]) if c in keys else [],
+        )
+        for c in FEATURES
+    ]
+    return [share, *per_column]
+
+
 def run_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, cfg: dict[str, Any]
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    cfg: dict[str, Any],
+    with_tests: bool = True,
+    metadata: dict[str, str] | None = None,
 ) -> tuple[Any, dict[str, dict]]:
     """Evidently's column drift on the feature columns; returns the snapshot and per-column results."""
     from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
 
     definition = DataDefinition(numerical_columns=list(NUMERIC), categorical_columns=list(CATEGORICAL))
-    preset = DataDriftPreset(
-        columns=list(FEATURES),
-        num_method=cfg["num_method"],
-        cat_method=cfg["cat_method"],
-        threshold=cfg["threshold"],
-        drift_share=cfg["drift_share"],
-    )
-    snapshot = Report([preset]).run(
+    report = Report(drift_metrics(cfg, with_tests), metadata=metadata or {}, tags=["monitor"],
+                    include_tests=with_tests)  # fmt: skip
+    snapshot = report.run(
         Dataset.from_pandas(current[list(FEATURES)], data_definition=definition),
         Dataset.from_pandas(reference[list(FEATURES)], data_definition=definition),
     )
@@ -141,27 +182,18 @@ def run_drift(
         conf = metric["config"]
         if conf.get("type", "").endswith("ValueDrift"):
             method, threshold, value = conf["method"], float(conf["threshold"]), float(metric["value"])
-            p_value = method in (
-                "ks",
-                "chisquare",
-                "z",
-                "fisher_exact",
-                "t_test",
-                "mannw",
-                "anderson",
-                "cramer_von_mises",
-            )
-            drifted = value < threshold if p_value else value >= threshold
-            columns[conf["column"]] = {
-                "method": method,
-                "score": value,
-                "threshold": threshold,
-                "drifted": drifted,
-            }
+            drifted = value < threshold if method in _P_VALUE_METHODS else value >= threshold
+            columns[conf["column"]] = {"method": method, "score": value, "threshold": threshold,
+                                       "drifted": drifted}  # fmt: skip
     missing = set(FEATURES) - set(columns)
     if missing:
         raise RuntimeError(f"Evidently returned no drift score for {sorted(missing)}")
     return snapshot, columns
+
+
+def failed_tests(snapshot: Any) -> list[str]:
+    """The names of the report's tests that failed: the HTML's verdict, for checking it against ours."""
+    return [t.name for t in snapshot.tests_results if t.status.value != "SUCCESS"]
 
 
 @dataclass
@@ -211,6 +243,9 @@ def production_quality(obs: Observed, params: dict[str, Any]) -> dict[str, Any] 
     cur = obs.labelled
     if cur is None:
         return None
+    if cur[LABEL].nunique() < 2:  # ROC AUC is undefined on one label value
+        log.warning("The %d labelled current rows have one label value: no quality measure.", len(cur))
+        return None
     model = load_production()
     _, held_out = test_split(obs.reference, params)  # rows production was not trained on
     ref_q = classification_metrics(held_out[LABEL].to_numpy(), score(model, held_out).to_numpy())
@@ -228,24 +263,55 @@ def verdict_with_floor(
 ) -> tuple[bool, bool, list[str]]:
     """``drift_verdict``, unless there are fewer than ``min_rows`` rows: then no verdict, and why."""
     if tested < cfg["min_rows"]:  # below this, sampling noise alone reaches the column threshold
-        log.warning("Only %d current rows: too few for a drift verdict (min_rows %d); scores are reported.",
-                    tested, cfg["min_rows"])  # fmt: skip
-        return False, False, [f"only {tested} rows, fewer than min_rows {cfg['min_rows']}: no verdict"]
+        return (
+            False,
+            False,
+            [
+                f"only {tested} rows, fewer than min_rows {cfg['min_rows']}: sampling noise alone can cross the "
+                "column threshold, so the scores are reported and not judged"
+            ],
+        )
     dataset_drift, reasons = drift_verdict(columns, quality, cfg)
     return dataset_drift, True, reasons
 
 
-def write_reports(snapshot: Any, result: dict[str, Any], out_dir: Path, dvc_outputs: bool = False) -> Path:
-    """The Evidently HTML, our JSON beside it, and (for the DVC stage) the metric summary."""
-    ts = result["timestamp"]
-    html = out_dir / f"data_drift_report_{ts}.html"
-    atomic_write(html, lambda p: snapshot.save_html(str(p)))
-    atomic_write_json(out_dir / f"data_drift_report_{ts}.json", result)
-    summary = {"dataset_drift": int(result["dataset_drift"]), "share_drifted": result["share_drifted"],
-               "drifted_columns": len(result["drifted_columns"])}  # fmt: skip
+def write_outputs(snapshot: Any, result: dict[str, Any], out_dir: Path, cfg: dict[str, Any],
+                  dvc_outputs: bool = False) -> Path:  # fmt: skip
+    """The report pair, the retention bound, and (for the DVC stage) the flat metric summary."""
+    html = write_report(snapshot, result, out_dir)
+    prune_reports(out_dir, cfg["keep_reports"])
     if dvc_outputs:
-        atomic_write_json(DRIFT_LATEST, summary)
+        # Flat and few (`dvc metrics show` at 100 columns); no ``drift`` key at all when there is no verdict.
+        verdict = {"drift": result["dataset_drift"]} if result["enough_data"] else {}
+        # ``drifted``: the share (0 to 1) of feature columns that drifted.
+        atomic_write_json(DRIFT_LATEST, {**verdict, "drifted": round(result["share_drifted"], 4)})
     return html
+
+
+def log_to_mlflow(result: dict[str, Any], html: Path) -> str:
+    """The monitor run in MLflow (``monitor_<ts>``): the verdict as tags, the scores as metrics, the
+    report as an artifact, so drift sits beside the retrains that answer it."""
+    from mlops.mlflow_setup import configure
+
+    mlflow = configure()
+    tags = {"kind": "monitor", "verdict": verdict_word(result), "reasons": "; ".join(result["reasons"])[:5000],
+            "current": result["current"], "production_version": result["production_model_version"] or ""}  # fmt: skip
+    with mlflow_run(mlflow, f"monitor_{result['timestamp']}", tags) as run:
+        mlflow.log_params({f"rule_{k}": v for k, v in result["rule"].items()})
+        mlflow.log_metrics({"dataset_drift": int(result["dataset_drift"]), "enough_data": int(result["enough_data"]),
+                            "share_drifted": result["share_drifted"], "rows_tested": result["rows"]["tested"],
+                            **{f"drift_{c}": v["score"] for c, v in result["columns"].items()}})  # fmt: skip
+        mlflow.log_artifact(str(html), "report")
+        mlflow.log_artifact(str(html.with_suffix(".json")), "report")
+    return run.info.run_id
+
+
+def production_version() -> str | None:
+    """The served model's version from its manifest (read only), for the report's metadata."""
+    try:
+        return str(read_manifest(ML_MODEL_DIR)["model_version"])
+    except (OSError, ValueError, KeyError, ManifestError):
+        return None
 
 
 def monitor(
@@ -255,6 +321,7 @@ def monitor(
     out_dir: Path = REPORTS_DIR,
     outcomes: Path | None = None,
     dvc_outputs: bool = False,
+    track: bool = True,
 ) -> dict[str, Any]:
     """Drift tests and our verdict between the training snapshot and current data; writes the reports."""
     timer = Timer()
@@ -270,30 +337,42 @@ def monitor(
                  quality["reference"]["roc_auc"], quality["current_ece"])  # fmt: skip
     with timer("importing Evidently"):
         import evidently  # noqa: F401  (timed on its own: it is most of the cost)
+    ts, version = timestamp(), production_version()
+    metadata = {"time": ts, "reference": str(reference_path), "current": str(current_path),
+                "production_model_version": version or "unknown"}  # fmt: skip
     with timer("drift"):
-        snapshot, columns = run_drift(obs.reference, obs.current, cfg)
+        snapshot, columns = run_drift(
+            obs.reference, obs.current, cfg, len(obs.current) >= cfg["min_rows"], metadata
+        )
     dataset_drift, enough, reasons = verdict_with_floor(columns, quality, cfg, len(obs.current))
     drifted = sorted(c for c, v in columns.items() if v["drifted"])
     result = {
-        "timestamp": timestamp(),
+        "timestamp": ts,
+        "production_model_version": version,
         "reference": str(reference_path),
         "current": str(current_path),
         "rows": {"reference": len(obs.reference), "current": obs.rows_in, "tested": len(obs.current)},
         "unknown_category_rows": obs.unknown_rows,
         "dataset_drift": dataset_drift,
         "enough_data": enough,
+        "verdict": "",
         "reasons": reasons,
-        "rule": {k: cfg[k] for k in ("threshold", "drift_share", "key_features", "max_auc_drop")},
+        "evidently_failed_tests": failed_tests(snapshot),
+        "rule": {k: cfg[k] for k in ("threshold", "drift_share", "key_features", "max_auc_drop", "min_rows")},
         "share_drifted": len(drifted) / len(columns),
         "drifted_columns": drifted,
         "columns": columns,
         "classification_quality": quality,
     }
+    result["verdict"] = verdict_line(result)
     with timer("writing report"):
-        html = write_reports(snapshot, result, out_dir, dvc_outputs)
-    verdict = "DRIFT: " + "; ".join(reasons) if dataset_drift else "no dataset drift"
-    log.info("%s (%d of %d current rows tested, %d columns drifted).",
-             verdict, len(obs.current), obs.rows_in, len(drifted))  # fmt: skip
+        html = write_outputs(snapshot, result, out_dir, cfg, dvc_outputs)
+    if track:
+        with timer("MLflow logging"):
+            result["mlflow_run_id"] = log_to_mlflow(result, html)
+    log.log(logging.WARNING if result["dataset_drift"] or not enough else logging.INFO,
+             "%s (%d of %d current rows tested, %d columns over the threshold).",
+             result["verdict"], len(obs.current), obs.rows_in, len(drifted))  # fmt: skip
     log.info("Wrote %s. Monitor finished: %s.", html, timer.summary())
     return result
 
@@ -306,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outcomes", type=Path, help="with a prediction log: the backend's outcome export")
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR, help="where the reports go")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 1 when dataset drift is found")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log the run to MLflow")
     add_dvc_outputs_flag(parser)
     args = parser.parse_args(argv)
     setup_logging()
@@ -320,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out_dir,
         args.outcomes,
         args.dvc_outputs,
+        not args.no_mlflow,
     )
     if code:
         return code

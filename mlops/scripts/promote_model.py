@@ -202,8 +202,9 @@ def last_promotion_archive() -> Path | None:
 
 def move_champion(manifest: dict[str, Any]) -> str:
     """Point MLflow alias ``champion`` at the registry version recorded for the model now in
-    production: only that version, and only when it is this registry's (same run id); otherwise
-    the alias is removed rather than left naming the model production no longer serves."""
+    production: only that version, and only when it is this registry's (same run id), else the
+    version tagged with production's model version; otherwise the alias is removed rather than
+    left naming the model production no longer serves."""
     from mlflow.exceptions import MlflowException
 
     client = configure().tracking.MlflowClient()
@@ -216,12 +217,28 @@ def move_champion(manifest: dict[str, Any]) -> str:
     if mv is not None and (not recorded.get("run_id") or mv.run_id == recorded["run_id"]):
         client.set_registered_model_alias(REGISTERED_MODEL, "champion", str(version))
         return f"alias 'champion' now points at {REGISTERED_MODEL} version {version}"
+    tagged = tagged_version(client, manifest.get("model_version"))
+    if (
+        tagged is not None
+    ):  # production as first registered (retrain's ensure_champion), e.g. after a rollback
+        client.set_registered_model_alias(REGISTERED_MODEL, "champion", tagged)
+        return f"alias 'champion' now points at {REGISTERED_MODEL} version {tagged} (tagged {manifest['model_version']})"
     with contextlib.suppress(MlflowException):
         client.delete_registered_model_alias(REGISTERED_MODEL, "champion")
     if version:
         return (f"the production model was registered as version {version} in another MLflow store (not this "
                 "one), so alias 'champion' was removed here")  # fmt: skip
     return "the production model is not in the registry; alias 'champion' removed"
+
+
+def tagged_version(client: Any, model_version: str | None) -> str | None:
+    """The newest registry version tagged with this model version: how production as first registered
+    (by retrain's ``ensure_champion``, which cannot write production's manifest) is found again."""
+    if not model_version:
+        return None
+    found = [int(v.version) for v in client.search_model_versions(f"name='{REGISTERED_MODEL}'")
+             if v.tags.get("model_version") == model_version]  # fmt: skip
+    return str(max(found)) if found else None
 
 
 def candidate_dir(version: str) -> Path:

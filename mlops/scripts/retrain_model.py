@@ -8,6 +8,7 @@ with alias ``challenger``. Production (``ml_model/``) is read, never written.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import signal
@@ -30,6 +31,7 @@ from ml_model.paths import (
     LAST_METRICS,
     LAST_RETRAIN,
     MANIFEST_FILE,
+    ML_MODEL_DIR,
     MODELS_DIR,
     PARAMS_FILE,
     REGISTERED_MODEL,
@@ -174,10 +176,6 @@ def complete_manifest(inputs: Inputs, scored: Scored, record: RetrainRecord, sta
 
 def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, staging: Path) -> Any:
     """Params, metrics (candidate and ``production_``), tags, metrics.json and the servable model."""
-    from mlflow.models import infer_signature
-
-    from mlops.pyfunc_model import LawyerMatchModel, artifact_paths
-
     cfg = inputs.config
     mlflow.set_tags({"decision": "improved" if scored.decision.improved else "rejected",
                      "reason": scored.decision.reason})  # fmt: skip
@@ -203,10 +201,17 @@ def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, 
     with tempfile.TemporaryDirectory() as tmp:
         auc_plot(scored.equity, Path(tmp) / "auc_by_group.png")
         mlflow.log_artifact(str(Path(tmp) / "auc_by_group.png"), "plots")
-    example = inputs.test_df[list(FEATURES)].head(200).reset_index(drop=True)
-    preds = pd.Series(
-        scored.model.scorer.score(frame_columns(example), len(example)), name="match_probability"
-    )
+    return log_servable(mlflow, staging, scored.model, inputs.test_df)
+
+
+def log_servable(mlflow: Any, folder: Path, model: LoadedModel, rows: pd.DataFrame) -> Any:
+    """The artifact set in ``folder`` as a pyfunc model on the 14 raw fields, into the active run."""
+    from mlflow.models import infer_signature
+
+    from mlops.pyfunc_model import LawyerMatchModel, artifact_paths
+
+    example = rows[list(FEATURES)].head(200).reset_index(drop=True)
+    preds = pd.Series(model.scorer.score(frame_columns(example), len(example)), name="match_probability")
     # Pinned requirements: without them MLflow infers them by loading the model in a subprocess.
     libs = {**library_versions(), "mlflow": mlflow.__version__}
     reqs = [f"{p}=={libs[p]}" for p in ("mlflow", "numpy", "pandas", "scikit-learn", "h5py", "joblib")]
@@ -215,9 +220,33 @@ def log_run(mlflow: Any, inputs: Inputs, scored: Scored, record: RetrainRecord, 
         signature = infer_signature(example, preds)
     logging.getLogger("mlflow.pyfunc").addFilter(_NotOurPickle())
     return mlflow.pyfunc.log_model(
-        name="model", python_model=LawyerMatchModel(), artifacts=artifact_paths(staging),
+        name="model", python_model=LawyerMatchModel(), artifacts=artifact_paths(folder),
         signature=signature, input_example=example.head(3), pip_requirements=reqs,
     )  # fmt: skip
+
+
+def ensure_champion(mlflow: Any, inputs: Inputs) -> None:
+    """Register production as ``champion`` when the registry has none, so from the first run a reviewer
+    compares ``challenger`` with what is served, and a rollback has a version to point back at.
+
+    Logged in its own run (``production_<version>``) from ``ml_model/``, read only; the version is
+    tagged ``model_version`` so promotion can find it again (production's manifest is never written).
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.tracking.MlflowClient()
+    with contextlib.suppress(MlflowException):
+        client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
+        return
+    version = inputs.production.version
+    with mlflow_run(mlflow, f"production_{version}", {"kind": "production", "model_version": version}):
+        logged = log_servable(mlflow, ML_MODEL_DIR, inputs.production, inputs.test_df)
+    mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL, tags={"model_version": version})
+    client.set_registered_model_alias(REGISTERED_MODEL, "champion", mv.version)
+    client.update_model_version(REGISTERED_MODEL, mv.version, description=(
+        f"Production model {version} as served from ml_model/ (not trained by a pipeline run), registered "
+        "by the first retrain so that alias 'champion' names what production serves."))  # fmt: skip
+    log.info("Registered production %s as version %s with alias 'champion'.", version, mv.version)
 
 
 class _NotOurPickle(logging.Filter):
@@ -237,7 +266,7 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def save_candidate(mlflow: Any, record: RetrainRecord, logged: Any, staging: Path) -> None:
     """Register the improved candidate as ``challenger``, name it in its manifest, rename it into place."""
-    mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL)
+    mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL, tags={"model_version": record.version})
     client = mlflow.tracking.MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL, "challenger", mv.version)
     client.update_model_version(
@@ -267,8 +296,11 @@ def save_candidate(mlflow: Any, record: RetrainRecord, logged: Any, staging: Pat
 
 def write_dvc_outputs(record: RetrainRecord, improved: bool, roc: dict[str, list]) -> None:
     """The files dvc.yaml tracks: the metrics summary and the ROC points."""
-    summary = {"candidate": record.candidate, "production": record.production, "improved": improved}
-    atomic_write_json(LAST_METRICS, summary)  # numbers only, for `dvc metrics show/diff`
+    # Few, flat keys so `dvc metrics show` stays readable at 100 columns: the candidate's ROC AUC
+    # (production's on the same rows is eval_latest.json's ``auc``) and the gate's decision. The full
+    # record is last_retrain.json and the MLflow run.
+    summary = {"auc": record.candidate["roc_auc"], "improved": improved}
+    atomic_write_json(LAST_METRICS, summary)
     for name, points in roc.items():
         atomic_write_json(TRACKING_DIR / f"roc_{name}.json", points)
 
@@ -283,6 +315,7 @@ def retrain(
     with timer("importing MLflow"):
         mlflow = configure()
         repair_registry(mlflow)
+        ensure_champion(mlflow, inputs)
     ts = timestamp()
     STAGING_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{model_version(ts)}.", dir=STAGING_DIR))

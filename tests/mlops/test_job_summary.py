@@ -35,7 +35,7 @@ def retrain_record(improved: bool = True, saved: bool = True) -> dict[str, Any]:
     return record
 
 
-DRIFT = {"dataset_drift": 1, "share_drifted": 0.25, "drifted_columns": 3}
+DRIFT = {"drift": True, "drifted": 0.25}
 EVALUATION = {"model_version": "v20261127_025004", "roc_auc": 0.8748, "f1": 0.6542, "test_rows": 4000}
 
 
@@ -58,7 +58,7 @@ def test_improved_candidate_decision_metrics_checks_and_how_to_promote() -> None
     assert "python mlops/scripts/promote_model.py --version v20261127_101500" in text
     assert "once the workflow has a tracking server (`MLFLOW_TRACKING_URI`)" in text
     # drift and the production model
-    assert "| yes | 0.2500 | 3 |" in text
+    assert "| yes | 0.2500 | – |" in text  # the drifted columns' names come from the report
     assert "### Production model v20261127_025004" in text
     assert "| roc_auc | 0.8748 |" in text and "| test_rows | 4000 |" in text
     assert "model_version |" not in text  # strings are not metrics
@@ -120,7 +120,7 @@ def test_main_appends_to_the_step_summary(tmp_path, monkeypatch) -> None:
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
-    assert main(["--tracking-dir", str(tracking)]) == 0
+    assert main(["--tracking-dir", str(tracking), "--reports-dir", str(tmp_path)]) == 0
     text = summary.read_text()
     assert text.startswith("earlier step\n## MLOps pipeline\n")
     assert "improved**" in text and "--from-registry challenger" in text
@@ -148,7 +148,7 @@ def test_main_prints_to_stdout_without_a_step_summary(tmp_path, monkeypatch, cap
     tracking = write_records(tmp_path / "tracking")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    assert main(["--tracking-dir", str(tracking)]) == 0
+    assert main(["--tracking-dir", str(tracking), "--reports-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out == summary_markdown(retrain_record(), DRIFT, EVALUATION)
 
 
@@ -162,14 +162,32 @@ def test_script_runs_from_any_directory(tmp_path) -> None:
     tracking = write_records(tmp_path / "tracking", retrain_record(improved=False, saved=False))
     env = {"PATH": str(Path(sys.executable).parent), "PYTHONDONTWRITEBYTECODE": "1"}
     r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tracking-dir", str(tracking)],
+        [sys.executable, str(SCRIPT), "--tracking-dir", str(tracking), "--reports-dir", str(tmp_path)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "not improved**" in r.stdout and "| yes | 0.2500 | 3 |" in r.stdout
+    assert "not improved**" in r.stdout and "| yes | 0.2500 | – |" in r.stdout
     help_ = subprocess.run(
         [sys.executable, str(SCRIPT), "--help"], env=env, capture_output=True, text=True, timeout=60
     )
     assert (
         help_.returncode == 0 and "--tracking-dir" in help_.stdout and "GITHUB_STEP_SUMMARY" in help_.stdout
     )
+
+
+def test_the_drift_verdict_is_the_monitors_sentence_or_no_verdict(tmp_path) -> None:
+    few = {"drifted": 1.0}  # no "drift" key: too few rows for a verdict
+    text = summary_markdown({}, few, {})
+    assert "**NO VERDICT: too few current rows" in text  # 14 drifted columns at 3 rows is not "no drift"
+    report = {
+        "verdict": "DRIFT: key feature(s) drifted: lawyer_hourly_rate",
+        "drifted_columns": ["lawyer_hourly_rate"],
+    }
+    (tmp_path / "data_drift_report_20260101_000000.json").write_text(json.dumps({"verdict": "NO DRIFT: old"}))
+    (tmp_path / "data_drift_report_20260102_000000.json").write_text(json.dumps(report))
+    tracking = write_records(tmp_path / "tracking")
+    out = tmp_path / "summary.md"
+    assert main(["--tracking-dir", str(tracking), "--reports-dir", str(tmp_path), "--out", str(out)]) == 0
+    assert "**DRIFT: key feature(s) drifted: lawyer_hourly_rate**" in out.read_text()
+    assert "| yes | 0.2500 | lawyer_hourly_rate |" in out.read_text()
+    assert "NO DRIFT: old" not in out.read_text()

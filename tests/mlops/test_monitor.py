@@ -13,7 +13,7 @@ from ml_model.paths import PRODUCTION_DATA
 from ml_model.schema import FEATURES, read_dataset
 from mlops.scripts.equity import auc_se
 from mlops.scripts.generate_data import DRIFT_PROFILES, simulate
-from mlops.scripts.monitor_model import drift_verdict, run_drift
+from mlops.scripts.monitor_model import drift_verdict, failed_tests, run_drift
 from mlops.scripts.utils import load_params, load_production, score, test_split
 from tests.support.repo import Repo
 
@@ -61,7 +61,10 @@ def world() -> dict:
 
 
 def verdict(world: dict, current: pd.DataFrame) -> tuple[bool, list[str], dict]:
-    _, columns = run_drift(world["reference"], current, CFG)
+    """Our verdict; and the Evidently report's tests (what its HTML shows) must say the same."""
+    snapshot, columns = run_drift(world["reference"], current, CFG)
+    features_drift, _ = drift_verdict(columns, None, CFG)  # the part the report's tests carry
+    assert bool(failed_tests(snapshot)) == features_drift, failed_tests(snapshot)
     cur_q = classification_metrics(current["match"], score(world["model"], current))
     se = (
         auc_se(world["ref_q"]["roc_auc"], world["held_out"]["match"]) ** 2
@@ -139,7 +142,7 @@ def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) 
     r = shared_repo.script(
         "monitor_model.py", "--current", str(few), "--out-dir", str(out), "--fail-on-drift"
     )
-    assert r.returncode == 0 and "too few for a drift verdict" in r.stderr
+    assert r.returncode == 0 and "NO VERDICT: only 600 rows, fewer than min_rows 1000" in r.stderr
     drifted = tmp_path / "drifted.csv"
     simulate(2000, 42, "population").to_csv(drifted, index=False)
     r = shared_repo.script(
@@ -147,7 +150,57 @@ def test_cli_on_a_prediction_log_and_fail_on_drift(shared_repo: Repo, tmp_path) 
     )
     assert r.returncode == 1 and "DRIFT" in r.stderr  # --fail-on-drift turns a drift verdict into exit 1
     assert len(list(out.glob("data_drift_report_*.html"))) >= 2
+    assert_every_view_agrees(out, r.stderr)
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_text("not json\n" + log_path.read_text())
     r = shared_repo.script("monitor_model.py", "--current", str(garbage), "--out-dir", str(out))
     assert r.returncode == 2 and "garbage.jsonl, line 1" in r.stderr
+
+
+def assert_every_view_agrees(out, stderr: str) -> None:
+    """Each report's HTML headline, title and JSON verdict agree; the log printed the same line."""
+    from mlops.scripts.drift_report import verdict_word
+
+    seen = set()
+    for js in sorted(out.glob("data_drift_report_*.json")):
+        result = json.loads(js.read_text())
+        page = js.with_suffix(".html").read_text()
+        word = verdict_word(result)
+        seen.add(word)
+        assert f"Drift verdict: {word}</h1>" in page and f"<title>Drift {word.lower()} " in page
+        assert (
+            result["production_model_version"].startswith("v") and result["production_model_version"] in page
+        )
+        assert result["current"] in page and all(r.replace("'", "&#x27;") in page for r in result["reasons"])
+        assert bool(result["evidently_failed_tests"]) == (word == "DRIFT")  # the report's tests agree
+        if word == "DRIFT":  # the last run: its log line is the JSON's verdict, word for word
+            assert result["verdict"] in stderr and result["verdict"].startswith("DRIFT: ")
+    assert seen == {"NO DRIFT", "NO VERDICT", "DRIFT"}, seen
+
+
+def test_header_leads_the_page_and_reports_are_pruned(tmp_path) -> None:
+    from mlops.scripts.drift_report import prune_reports, with_header
+
+    result = {"timestamp": "20261127_101500", "enough_data": False, "dataset_drift": False,
+              "reasons": ["only 3 rows, fewer than min_rows 1000: no verdict"], "production_model_version": "v1",
+              "reference": "ref.csv", "current": "<script>x</script>.jsonl", "unknown_category_rows": 0,
+              "rows": {"reference": 10, "current": 3, "tested": 3}, "drifted_columns": ["a"],
+              "rule": {"threshold": 0.15, "drift_share": 0.25, "key_features": ["a"], "max_auc_drop": 0.03,
+                       "min_rows": 1000}}  # fmt: skip
+    page = with_header(
+        "<html><head><title>plotly-logomark</title></head><body class='x'><div/></body></html>", result
+    )
+    assert "plotly-logomark" not in page and "<title>Drift no verdict" in page
+    assert (
+        page.index("Drift verdict: NO VERDICT") < page.index("<div/>") and "2026-11-27 10:15:00 UTC" in page
+    )
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page  # inputs are text
+    for i in range(5):
+        for ext in ("html", "json"):
+            (tmp_path / f"data_drift_report_2026010{i}_000000.{ext}").write_text("x")
+    (tmp_path / ".data_drift_report_x.html.tmp").write_text("being written")
+    removed = prune_reports(tmp_path, 2)
+    assert len(removed) == 6 and (tmp_path / ".data_drift_report_x.html.tmp").exists()
+    assert sorted(p.name for p in tmp_path.glob("data_drift_report_*")) == [
+        f"data_drift_report_2026010{i}_000000.{ext}" for i in (3, 4) for ext in ("html", "json")
+    ]

@@ -15,7 +15,7 @@ import pytest
 
 from ml_model.paths import EXPERIMENT_NAME
 from mlops.scripts.generate_data import simulate
-from tests.support.repo import Repo, candidates
+from tests.support.repo import VENV_BIN, Repo, candidates
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +52,7 @@ def test_retrain_evaluate_monitor_log_and_leave_production_untouched(shared_repo
     assert len(reports) == 1
     text = reports[0].read_text()
     assert "Confusion matrix" in text and "Per case_type" in text and "immigration" in text
+    assert "Ranking quality" in text and "ndcg@10" in text and "truth_without_price" in text
     assert list((repo.root / "mlops" / "tracking").glob("eval_2*.json"))
     ev = next(x for x in runs(repo) if x.info.run_name.startswith("evaluate_"))
     assert ev.data.params["type"] == "production_eval" and ev.info.status == "FINISHED"
@@ -64,6 +65,17 @@ def test_retrain_evaluate_monitor_log_and_leave_production_untouched(shared_repo
     result = json.loads(js[0].read_text())
     assert set(result["columns"]["client_income"]) == {"method", "score", "threshold", "drifted"}
     assert isinstance(result["dataset_drift"], bool)
+    mon = next(x for x in runs(repo) if x.info.run_name == f"monitor_{result['timestamp']}")
+    assert mon.info.status == "FINISHED" and mon.data.tags["verdict"] in ("DRIFT", "NO DRIFT")
+    assert mon.data.metrics["drift_client_income"] == result["columns"]["client_income"]["score"]
+    assert mon.data.metrics["dataset_drift"] == int(result["dataset_drift"])
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=(repo.root / "mlops" / "tracking").as_uri())
+    assert {a.path for a in client.list_artifacts(mon.info.run_id, "report")} == {
+        f"report/{html[0].name}",
+        f"report/{js[0].name}",
+    }
     assert repo.tree_digest("ml_model") == before
 
 
@@ -77,7 +89,14 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     assert "Running stage" not in again.stdout and "up to date" in again.stdout
     shown = repo.dvc("metrics", "show", "--json")
     assert shown.returncode == 0, shown.stderr
-    assert "tracking/last_metrics.json" in shown.stdout and "roc_auc" in shown.stdout
+    metrics = json.loads(shown.stdout)[""]["data"]  # "": the workspace
+    assert set(metrics["tracking/last_metrics.json"]["data"]) == {"auc", "improved"}
+    assert set(metrics["tracking/drift_latest.json"]["data"]) <= {"drift", "drifted"}
+    assert {"auc", "ece", "ndcg10", "top3"} == set(metrics["tracking/eval_latest.json"]["data"])
+    table = subprocess.run([str(VENV_BIN / "dvc"), "metrics", "show"], cwd=repo.root / "mlops",
+                           env={**repo.env, "COLUMNS": "100"}, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert max(len(line.rstrip()) for line in table.stdout.splitlines()) <= 100, table.stdout
+    _plots_draw_offline(repo)
     # scripts run by hand write their reports and runs, not the files the pipeline tracks
     tracked = repo.tree_digest("mlops/tracking")
     tracked = {
@@ -104,7 +123,7 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     diff = repo.dvc("metrics", "diff", "--json")
     assert diff.returncode == 0, diff.stderr
-    assert "candidate.roc_auc" in diff.stdout
+    assert "auc" in json.loads(diff.stdout)["tracking/last_metrics.json"]  # the candidate's, against the commit
 
 
 def _bad_datasets(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
@@ -215,3 +234,14 @@ def test_two_retrains_at_once_one_refuses(repo: Repo) -> None:
     assert first.returncode == 0, err1[-2000:]
     assert second.returncode == 3 and "Another retrain is running" in second.stderr
     assert all(x.info.status == "FINISHED" for x in runs(repo))
+
+
+def _plots_draw_offline(repo: Repo) -> None:
+    """Plain `dvc plots show` from mlops/: one ROC chart, fpr against tpr, Vega inlined (no CDN)."""
+    r = repo.dvc("plots", "show")
+    assert r.returncode == 0, r.stderr
+    page = (repo.root / "mlops" / "dvc_plots" / "index.html").read_text()
+    assert "<script src=" not in page and "cdn.jsdelivr" not in page and "vegaEmbed=" in page
+    assert page.count("vegaEmbed('#") == 1 and page.count('"field": "step"') == 0  # no junk plots
+    assert '"title": "false positive rate"' in page and '"field": "fpr"' in page
+    assert "roc_candidate.json" in page and "roc_production.json" in page

@@ -110,6 +110,9 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
     client = _client(repo)
     challenger = client.get_model_version_by_alias(REGISTERED_MODEL, "challenger")
     assert str(challenger.version) == manifest["mlflow"]["registered_version"]
+    first_champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")  # from the first run
+    assert first_champion.tags["model_version"] == weak and first_champion.version != challenger.version
+    assert client.get_run(first_champion.run_id).info.run_name == f"production_{weak}"
 
     before = repo.tree_digest("ml_model")
     _refuses_sets_that_do_not_score_as_trained(repo, cand)
@@ -129,8 +132,8 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-1500:]
     assert verify_manifest(repo.root / "ml_model")["model_version"] == weak
     assert repo.tree_digest("ml_model") == before
-    with pytest.raises(Exception):  # noqa: B017 - the weak model was never registered: no champion
-        client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
+    back = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")  # production as first registered
+    assert back.tags["model_version"] == weak and back.version == first_champion.version
     r = repo.script("promote_model.py", "--rollback")
     assert r.returncode == 2 and "nothing to roll back" in r.stderr
 

@@ -7,10 +7,12 @@ import pytest
 
 from ml_model.artifacts import load_model
 from ml_model.features import frame_columns
-from ml_model.paths import ML_MODEL_DIR
+from ml_model.paths import ML_MODEL_DIR, PARAMS_FILE
 from ml_model.schema import FEATURES
 from mlops.scripts.generate_data import simulate
 from mlops.scripts.model_quality import quality
+from mlops.scripts.ranking import RankingConfig, rank_models
+from mlops.scripts.utils import load_params
 
 
 @pytest.mark.slow
@@ -47,3 +49,14 @@ def test_invariance_to_row_order_and_batching() -> None:
     parts = np.concatenate([_score(df.iloc[:70]), _score(df.iloc[70:])])
     np.testing.assert_allclose(whole, parts, atol=1e-12)
     np.testing.assert_allclose(_score(df.iloc[::-1]), whole[::-1], atol=1e-12)
+
+
+def test_ranking_does_not_put_unaffordable_lawyers_above_affordable_ones_of_similar_fit() -> None:
+    """Affordability weighs in the order as in the truth: among lawyers alike apart from price, an
+    unaffordable one above an affordable one is rare (a price-blind order does it half the time)."""
+    result = rank_models(RankingConfig.from_params(load_params(PARAMS_FILE)), load_model(ML_MODEL_DIR))
+    table = result["table"]
+    assert result["pairs"] > 1000, result["pairs"]
+    assert table["truth"]["unaffordable_above"] == 0.0
+    assert table["production"]["unaffordable_above"] <= table["hgb"]["unaffordable_above"] + 0.01, table
+    assert table["production"]["unaffordable_above"] < 0.03, table

@@ -1,0 +1,131 @@
+"""The drift report people read: our verdict first, then Evidently's evidence, in one HTML file.
+
+Evidently renders the per-column scores and the tests that carry our rule (share of drifted
+columns, each key feature); its HTML has no headline of its own for them and its page title is
+Plotly's ("plotly-logomark"). So the page is given our title and, above Evidently's widgets, a
+header with the verdict, its reasons and the run's metadata (time, inputs, rows, production model
+version, rule). ``verdict_line`` is the one sentence the CLI, the header and the job summary share.
+Reports are kept to the newest ``monitor.keep_reports``: each is about 4 MB of bundled JavaScript.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ml_model.common import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+REPORT_PREFIX = "data_drift_report_"
+_STYLE = (
+    "font-family:system-ui,sans-serif;margin:16px 24px;padding:16px 20px;border-radius:8px;"
+    "border:2px solid {color};background:#fff;color:#111;line-height:1.45"
+)
+_COLORS = {"DRIFT": "#b3261e", "NO DRIFT": "#1b6e3a", "NO VERDICT": "#8a5a00"}
+
+
+def verdict_word(result: dict[str, Any]) -> str:
+    """DRIFT, NO DRIFT or NO VERDICT (too few rows): the word every view leads with."""
+    if not result["enough_data"]:
+        return "NO VERDICT"
+    return "DRIFT" if result["dataset_drift"] else "NO DRIFT"
+
+
+def verdict_line(result: dict[str, Any]) -> str:
+    """The verdict with its reasons, in one sentence."""
+    word = verdict_word(result)
+    if word == "NO DRIFT":
+        return "NO DRIFT: no rule of the monitor was met"
+    return f"{word}: " + "; ".join(result["reasons"])
+
+
+def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The metadata rows of the header (plain text; escaped when rendered)."""
+    rows, rule = result["rows"], result["rule"]
+    out = [
+        ("Time", datetime.strptime(result["timestamp"], "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Production model", result.get("production_model_version") or "unknown"),
+        ("Reference", f"{result['reference']} ({rows['reference']:,} rows)"),
+        ("Current", f"{result['current']} ({rows['current']:,} rows, {rows['tested']:,} tested)"),
+        ("Unknown-category rows", f"{result['unknown_category_rows']:,} (left out of the tests)"),
+        ("Drifted columns" if result["enough_data"] else "Columns over the threshold (not judged)",
+         ", ".join(result["drifted_columns"]) or "none"),
+        ("Rule", f"a column drifts at score >= {rule['threshold']}; dataset drift when a share >= "
+                 f"{rule['drift_share']} of columns drift, or any of {', '.join(rule['key_features'])} "
+                 f"drifts, or labelled ROC AUC falls > {rule['max_auc_drop']}; no verdict below "
+                 f"{rule['min_rows']:,} rows"),
+    ]  # fmt: skip
+    quality = result.get("classification_quality")
+    if quality:
+        out.append(("Labelled quality", f"ROC AUC {quality['current']['roc_auc']:.4f} on "
+                    f"{quality['labelled_rows']:,} rows (reference {quality['reference']['roc_auc']:.4f})"))  # fmt: skip
+    return out
+
+
+def header_html(result: dict[str, Any]) -> str:
+    """Our verdict as the page's headline block."""
+    word = verdict_word(result)
+    reasons = result["reasons"] or ["no rule of the monitor was met"]
+    items = "".join(f"<li>{html.escape(r)}</li>" for r in reasons)
+    table = "".join(
+        f"<tr><th style='text-align:left;padding-right:16px;vertical-align:top'>{html.escape(k)}</th>"
+        f"<td>{html.escape(v)}</td></tr>"
+        for k, v in _rows(result)
+    )
+    return (
+        f"<header id='legalaid-verdict' role='banner' style='{_STYLE.format(color=_COLORS[word])}'>"
+        f"<h1 style='margin:0 0 8px;font-size:24px;color:{_COLORS[word]}'>Drift verdict: {word}</h1>"
+        f"<ul style='margin:0 0 12px'>{items}</ul><table>{table}</table>"
+        "<p style='margin:12px 0 0;font-size:13px'>Below: Evidently's drift score for every column. Its "
+        "tests are the share and key-feature parts of the rule; the verdict above is the monitor's "
+        "(monitor_model.py), the same as its JSON report and log.</p></header>"
+    )
+
+
+def page_title(result: dict[str, Any]) -> str:
+    """The browser tab's text: the verdict and the time, not Plotly's logo name."""
+    return f"Drift {verdict_word(result).lower()} — LegalAid monitor {result['timestamp']}"
+
+
+def with_header(page: str, result: dict[str, Any]) -> str:
+    """Evidently's standalone HTML with our title and our header as the first thing in <body>."""
+    title = f"<title>{html.escape(page_title(result))}</title>"
+    page, titles = re.subn(r"<title>.*?</title>", lambda _: title, page, count=1, flags=re.S)
+    if not titles:
+        page = page.replace("<head>", "<head>" + title, 1)
+    body = re.search(r"<body[^>]*>", page)
+    if body is None:
+        raise RuntimeError("Evidently's HTML has no <body>: cannot place the verdict")
+    return page[: body.end()] + header_html(result) + page[body.end() :]
+
+
+def write_report(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
+    """The HTML (our header on Evidently's page) and our JSON beside it, each written atomically."""
+    ts = result["timestamp"]
+    html_path = out_dir / f"{REPORT_PREFIX}{ts}.html"
+    page = with_header(snapshot.get_html_str(as_iframe=False), result)
+    atomic_write_text(html_path, page)
+    atomic_write_json(out_dir / f"{REPORT_PREFIX}{ts}.json", result)
+    return html_path
+
+
+def prune_reports(out_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` reports (HTML and JSON pairs, by timestamp in the name)."""
+    stamps = sorted(
+        {p.name[len(REPORT_PREFIX) :].rsplit(".", 1)[0] for p in out_dir.glob(f"{REPORT_PREFIX}*")}
+    )
+    removed = []
+    for stamp in stamps[: max(len(stamps) - keep, 0)]:
+        for path in out_dir.glob(f"{REPORT_PREFIX}{stamp}.*"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.info(
+            "Removed %d old report file(s) from %s (keeping the newest %d).", len(removed), out_dir, keep
+        )
+    return removed
