@@ -3,8 +3,10 @@
 ``ml_model/schema.py`` is the one source; this renders it as JSON into ``backend/lib/contract.json``,
 which the backend reads for its vocabularies and limits, so the backend refuses with a 400 naming
 the field whatever the service would refuse (an income of 10,000,001 is the client's mistake, not
-"the match service is unavailable"). ``--check`` (run by the tests) fails when the committed file
-and the schema differ: regenerate it with ``python ml_model/contract.py``.
+"the match service is unavailable"), and the service's OpenAPI 3.1 description
+(``ml_model/openapi.py``, served at ``GET /openapi.json``) into ``ml_model/openapi.json``.
+``--check`` (run by the tests) fails when a committed file and the schema differ: regenerate
+both with ``python ml_model/contract.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ml_model import openapi
 from ml_model.common import atomic_write_text, setup_logging
 from ml_model.paths import REPO_ROOT
 from ml_model.schema import CASE_FIELDS, FEATURE_FIELDS, LAWYER_FIELDS, PAIR_FIELDS, Field
@@ -51,24 +54,34 @@ def rendered() -> str:
     return json.dumps(contract(), indent=2, sort_keys=True) + "\n"
 
 
+def _outputs(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """Each generated file and the text it must hold."""
+    return [(args.out, rendered()), (args.openapi_out, openapi.rendered())]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write the contract (atomically), or with --check say whether the committed one is current."""
+    """Write the contract and the OpenAPI description (atomically), or with --check say whether
+    the committed ones are current."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=BACKEND_CONTRACT, help="where the JSON goes")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the schema")
+    parser.add_argument("--out", type=Path, default=BACKEND_CONTRACT, help="where the backend's JSON goes")
+    parser.add_argument(
+        "--openapi-out", type=Path, default=openapi.OPENAPI_FILE, help="where the OpenAPI JSON goes"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file differs from the schema")
     args = parser.parse_args(argv)
     setup_logging()
     if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
-        if current != rendered():
-            log.error(
-                "%s is out of date with ml_model/schema.py: run `python ml_model/contract.py`.", args.out
-            )
-            return 1
-        log.info("%s matches ml_model/schema.py.", args.out)
-        return 0
-    atomic_write_text(args.out, rendered())
-    log.info("Wrote %s.", args.out)
+        stale = [
+            p for p, text in _outputs(args) if (p.read_text(encoding="utf-8") if p.is_file() else "") != text
+        ]
+        for path in stale:
+            log.error("%s is out of date with ml_model/schema.py: run `python ml_model/contract.py`.", path)
+        if not stale:
+            log.info("%s and %s match ml_model/schema.py.", args.out, args.openapi_out)
+        return 1 if stale else 0
+    for path, text in _outputs(args):
+        atomic_write_text(path, text)
+        log.info("Wrote %s.", path)
     return 0
 
 

@@ -41,38 +41,52 @@ from prometheus_client import (
 from prometheus_client import values as prometheus_values
 from prometheus_client.multiprocess import MultiProcessCollector
 from threadpoolctl import threadpool_limits
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ml_model.artifacts import LoadedModel, ManifestError, load_model
 from ml_model.common import setup_logging
+from ml_model.openapi import openapi_document
 from ml_model.paths import DEFAULT_PREDICTION_LOG, MANIFEST_FILE, ML_MODEL_DIR
 from ml_model.prediction_log import LogEntry, PredictionLog
 from ml_model.schema import (
     CASE_FIELDS,
     FEATURE_FIELDS,
+    FIELDS_BY_NAME,
     LAWYER_FIELDS,
+    MAX_BODY_BYTES,
+    MAX_ERRORS,
+    MAX_INSTANCES,
     PAIR_FIELDS,
+    SHORT_REPR_CHARS,
     InvalidRecord,
+    Problem,
+    checked_lawyer_ids,
+    checked_record,
+    checked_records,
+    collect,
+    lawyer_problems,
+    record_problems,
+    records_problems,
     short_repr,
-    validate_lawyer_ids,
-    validate_record,
-    validate_records,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1 << 20
-MAX_INSTANCES = 10_000
 RANK_LAWYER_FIELDS = LAWYER_FIELDS + PAIR_FIELDS
 CASE_NAMES = frozenset(f.name for f in CASE_FIELDS)
 
 
 class BadInput(ValueError):
-    """Client input we refuse, with the HTTP status to refuse it with."""
+    """A request over a size limit: refused with a 413 and one sentence (a 400 is an InvalidRecord)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 413) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _body_problem(message: str, field: str | None = None) -> InvalidRecord:
+    """A 400 about the request as a whole (its content type, its JSON, its top-level fields)."""
+    return InvalidRecord([Problem("body", None, field, message)])
 
 
 class ModelHolder:
@@ -127,7 +141,9 @@ class ModelHolder:
 
 def _parse_body() -> Any:
     if request.environ.get("CONTENT_TYPE") != "application/json" and request.mimetype != "application/json":
-        raise BadInput(f"Content-Type must be application/json, got {short_repr(request.mimetype or 'none')}")
+        raise _body_problem(
+            f"Content-Type must be application/json, got {short_repr(request.mimetype or 'none')}"
+        )
     raw = request.get_data(cache=False)
     try:
         return orjson.loads(raw)  # 4x faster than json on a 1,000-lawyer /rank; refuses lone surrogates
@@ -137,22 +153,31 @@ def _parse_body() -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer over 4300 digits
         reason = str(exc) if len(str(exc)) <= 120 else str(exc)[:120] + "…"
-        raise BadInput(f"request body is not valid JSON: {reason}") from exc
+        raise _body_problem(f"request body is not valid JSON: {reason}") from exc
     except RecursionError:
-        raise BadInput("request body is not valid JSON: nested too deeply") from None
+        raise _body_problem("request body is not valid JSON: nested too deeply") from None
+
+
+def _list_problem(body: dict[str, Any], name: str) -> Problem | None:
+    """What is wrong with the list ``body[name]`` (a 400), or None; BadInput (413) when it is too long."""
+    items = body.get(name)
+    if not isinstance(items, list):
+        return Problem("body", None, name, f"field '{name}' must be a list")
+    if not items:
+        return Problem("body", None, name, f"field '{name}' must not be empty")
+    if len(items) > MAX_INSTANCES:
+        raise BadInput(f"field '{name}' has {len(items)} entries; at most {MAX_INSTANCES} are allowed")
+    return None
 
 
 def _list_field(body: Any, name: str) -> list:
+    """The non-empty list ``body[name]``, or InvalidRecord (400) / BadInput (413)."""
     if not isinstance(body, dict):
-        raise BadInput("request body must be a JSON object")
-    items = body.get(name)
-    if not isinstance(items, list):
-        raise BadInput(f"field '{name}' must be a list")
-    if not items:
-        raise BadInput(f"field '{name}' must not be empty")
-    if len(items) > MAX_INSTANCES:
-        raise BadInput(f"field '{name}' has {len(items)} entries; at most {MAX_INSTANCES} are allowed", 413)
-    return items
+        raise _body_problem("request body must be a JSON object")
+    problem = _list_problem(body, name)
+    if problem is not None:
+        raise InvalidRecord([problem])
+    return body[name]
 
 
 class Scored(NamedTuple):
@@ -163,6 +188,52 @@ class Scored(NamedTuple):
     scores: np.ndarray
     probs: list[float]
     entry: LogEntry
+    warnings: list[dict[str, Any]]  # the first MAX_ERRORS unknown categories
+    warning_count: int  # all of them
+
+
+_NO_WARNINGS: list[dict[str, Any]] = []
+
+
+def _close_match(value: str, vocab: tuple[str, ...]) -> str | None:
+    """The known value that ``value`` differs from only in case or surrounding spaces ("Family ")."""
+    folded = value.strip().casefold()
+    return next((v for v in vocab if v.casefold() == folded), None)
+
+
+def _warning(location: str, index: int | None, name: str, value: str) -> dict[str, Any]:
+    """One unknown category as the response names it: where, which field, a prefix of the value."""
+    vocab = FIELDS_BY_NAME[name].vocab
+    close = _close_match(value, vocab)
+    hint = f" (did you mean {close!r}?)" if close else f" (known: {', '.join(vocab)})"
+    message = f"unknown value {short_repr(value)} in field '{name}', scored with the field ignored{hint}"
+    prefix = value if len(value) <= SHORT_REPR_CHARS else value[:SHORT_REPR_CHARS] + "…"
+    return {"location": location, "index": index, "field": name, "value": prefix, "message": message}
+
+
+def category_warnings(
+    cols: dict[str, np.ndarray],
+    fields: list[str],
+    known: dict[str, dict[str, int]],
+    constant: frozenset[str],
+    location: str,
+) -> tuple[list[dict[str, Any]], int]:
+    """The warnings for the categories the model does not know (only called when there are some):
+    a constant (/rank case) field once, then each row's fields in input order; MAX_ERRORS at most,
+    and the count of all. The service scores them with that one-hot group all zero and does not
+    guess: "Family" is not silently read as "family", but the warning suggests it."""
+    found: list[tuple[str, int | None, str, str]] = []
+    per_row: list[tuple[int, int, str, str]] = []
+    for order, name in enumerate(n for n in FIELDS_BY_NAME if n in fields):
+        index = known[name]
+        if name in constant:
+            found.append(("case", None, name, str(cols[name][0])))
+            continue
+        per_row.extend((r, order, name, v) for r, v in enumerate(cols[name].tolist()) if v not in index)
+    per_row.sort()
+    total = len(found) + len(per_row)
+    found.extend((location, r, name, v) for r, _, name, v in per_row[: MAX_ERRORS - len(found)])
+    return [_warning(*w) for w in found[:MAX_ERRORS]], total
 
 
 class ServiceMetrics:
@@ -177,7 +248,7 @@ class ServiceMetrics:
     microseconds (a dict lookup and an mmap write per value).
     """
 
-    ENDPOINTS = frozenset({"/predict", "/rank", "/health", "/metrics"})
+    ENDPOINTS = frozenset({"/predict", "/rank", "/health", "/metrics", "/openapi.json"})
     BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
     def __init__(self) -> None:
@@ -367,9 +438,11 @@ class MatchService:
         n: int,
         lawyer_ids: list[Any] | None = None,
         constant: frozenset[str] = frozenset(),
+        location: str = "instances",
     ) -> Scored:
-        """Probabilities for ``n`` validated rows, the request's prediction id and its log entry
-        (``respond`` writes it once the response is sent)."""
+        """Probabilities for ``n`` validated rows, the request's prediction id, its warnings (rows
+        ``location[i]`` with unknown categories) and its log entry (``respond`` writes it once the
+        response is sent)."""
         model = self.holder.current()  # one reference for the whole request, even across a reload
         if model.version != self.metrics.model_version:
             self.metrics.serving(model.version)
@@ -378,12 +451,15 @@ class MatchService:
         if not np.isfinite(scores).all():  # cannot happen within the schema's bounds; never answer NaN
             raise RuntimeError(f"model {model.version} produced a non-finite probability")
         self.metrics.scored(n, len(unknown))
+        warnings, warning_count = _NO_WARNINGS, 0
         if len(unknown):
             log.warning("%d instance(s) (first: %s) have unknown categories in %s; scored with them ignored.",
                         len(unknown), unknown[:10].tolist(), sorted(fields))  # fmt: skip
+            known = dict(model.scorer.offsets)
+            warnings, warning_count = category_warnings(cols, fields, known, constant, location)
         prediction_id = uuid.uuid4().hex  # what an outcome later refers to (with the lawyer_id)
         entry = LogEntry(model.version, time.time(), cols, scores, prediction_id, lawyer_ids)
-        return Scored(model, prediction_id, scores, scores.tolist(), entry)
+        return Scored(model, prediction_id, scores, scores.tolist(), entry, warnings, warning_count)
 
     def respond(self, payload: dict[str, Any], scored: Scored) -> Response:
         """The 200 response; its log line is written once it is sent (``call_on_close``), and
@@ -431,6 +507,12 @@ def health() -> Response:
     })  # fmt: skip
 
 
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """The service's OpenAPI 3.1 description, generated from ml_model/schema.py (``ml_model/openapi.py``)."""
+    return Response(current_app.extensions["openapi"], mimetype="application/json")
+
+
 @api.get("/metrics")
 def metrics() -> Response:
     """Prometheus metrics: requests by endpoint and status, latency, instances, model version."""
@@ -444,25 +526,47 @@ def metrics() -> Response:
 def predict_payload(service: MatchService, body: Any) -> tuple[dict[str, Any], Scored]:
     """/predict: match probabilities for complete (case, lawyer) pairs, in input order."""
     items = _list_field(body, "instances")
-    scored = service.score(validate_records(items, FEATURE_FIELDS, "instances"), len(items))
+    cols = checked_records(items, FEATURE_FIELDS)
+    if cols is None:
+        raise collect(records_problems(items, FEATURE_FIELDS, "instances"))
+    scored = service.score(cols, len(items))
     payload = {"model_version": scored.model.version, "prediction_id": scored.prediction_id,
-               "predictions": scored.probs}  # fmt: skip
+               "predictions": scored.probs, "warnings": scored.warnings,
+               "warning_count": scored.warning_count}  # fmt: skip
     return payload, scored
+
+
+def _rank_problems(body: Any) -> Iterator[Problem]:
+    """Every problem of a /rank body: its shape, the case, then each lawyer (id and fields)."""
+    if not isinstance(body, dict):
+        yield Problem("body", None, None, "request body must be a JSON object")
+        return
+    list_problem = _list_problem(body, "lawyers")
+    if list_problem is not None:
+        yield list_problem
+    yield from record_problems(body.get("case"), CASE_FIELDS, "case")
+    if list_problem is None:
+        yield from lawyer_problems(body["lawyers"], RANK_LAWYER_FIELDS, "lawyers")
 
 
 def rank_payload(service: MatchService, body: Any) -> tuple[dict[str, Any], Scored]:
     """/rank: one case against many lawyers, best match first (the backend's one call per client
-    request)."""
-    lawyers = _list_field(body, "lawyers")
-    case = validate_record(body.get("case"), CASE_FIELDS, "case")
-    cols = validate_records(lawyers, RANK_LAWYER_FIELDS, "lawyers")
-    ids = validate_lawyer_ids(lawyers, "lawyers")
+    request). Anything wrong anywhere in the body is reported at once (``_rank_problems``)."""
+    fields = body if isinstance(body, dict) else {}  # not an object: every check below fails
+    lawyers = fields.get("lawyers")
+    case = checked_record(fields.get("case"), CASE_FIELDS)
+    cols = ids = None
+    if case is not None and isinstance(lawyers, list) and 0 < len(lawyers) <= MAX_INSTANCES:
+        cols = checked_records(lawyers, RANK_LAWYER_FIELDS)
+        ids = None if cols is None else checked_lawyer_ids(lawyers)
+    if ids is None:
+        raise collect(_rank_problems(body))
     n = len(lawyers)
     for name, value in case.items():  # the case beside every lawyer (np.repeat: 6x np.full's speed for text)
         cols[name] = (
             np.repeat(np.array([value], dtype=object), n) if isinstance(value, str) else np.full(n, value)
         )
-    scored = service.score(cols, n, ids, CASE_NAMES)
+    scored = service.score(cols, n, ids, CASE_NAMES, "lawyers")
     probs = scored.probs
     ranking = [
         {"lawyer_id": ids[i], "match_probability": probs[i]}
@@ -472,6 +576,8 @@ def rank_payload(service: MatchService, body: Any) -> tuple[dict[str, Any], Scor
         "model_version": scored.model.version,
         "prediction_id": scored.prediction_id,
         "ranking": ranking,
+        "warnings": scored.warnings,
+        "warning_count": scored.warning_count,
     }
     return payload, scored
 
@@ -502,7 +608,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InvalidRecord)
     def bad_record(exc: InvalidRecord) -> Response:
-        return _json({"error": str(exc)}, 400)
+        return _json(exc.as_json(), 400)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -512,7 +618,10 @@ def register_error_handlers(app: Flask) -> None:
             405: f"method {request.method} is not allowed on {path}",
             413: f"request body larger than {MAX_BODY_BYTES} bytes",
         }
-        return _json({"error": messages.get(exc.code or 500, exc.description)}, exc.code or 500)
+        response = _json({"error": messages.get(exc.code or 500, exc.description)}, exc.code or 500)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110: a 405 lists what is allowed
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> Response:
@@ -535,6 +644,7 @@ def create_app(
     app.extensions["match_service"] = service
     app.extensions["model_holder"] = service.holder
     app.extensions["prediction_log"] = service.prediction_log
+    app.extensions["openapi"] = orjson.dumps(openapi_document())  # built once: the schema does not change
     app.register_blueprint(api)
     register_error_handlers(app)
     app.wsgi_app = ServiceApp(app.wsgi_app, service)  # type: ignore[method-assign]

@@ -7,11 +7,13 @@ field specs below, so a vocabulary or range changes here and nowhere else.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -187,10 +189,6 @@ def read_dataset(path: str | Path, require_label: bool = True) -> pd.DataFrame:
     return validate_frame(df, source=str(path), require_label=require_label)
 
 
-class InvalidRecord(ValueError):
-    """One JSON object breaks the contract; the message names the object and the field."""
-
-
 # Limits on what a client may send in one field. Every known category is far shorter than
 # MAX_TEXT_CHARS, so only an unknown one can reach it; lawyer ids are ours or the backend's
 # (integers from SQLite, or short strings). Integers stay below 2**53 so every JSON reader
@@ -199,6 +197,78 @@ MAX_TEXT_CHARS = 64
 MAX_LAWYER_ID = 2**53
 SHORT_REPR_CHARS = 40
 _MAX_FLOAT = 1.7976931348623157e308  # stands in for a missing bound: inf and NaN still fail
+
+# Limits of one request, published in the OpenAPI description (ml_model/openapi.py).
+MAX_BODY_BYTES = 1 << 20
+MAX_INSTANCES = 10_000
+# A bad request lists at most this many problems (and an answer this many warnings), then says
+# how many there were in all: enough to fix a form in one pass, never a megabyte of errors.
+MAX_ERRORS = 20
+SUMMARY_CHARS = 240  # the "error" sentence joins problems up to about this length
+
+
+class Problem(NamedTuple):
+    """One thing wrong with a request: where it is (``location``: "body", "case", "instances" or
+    "lawyers", and the ``index`` in that list), which ``field``, and a ``message`` naming the field."""
+
+    location: str
+    index: int | None
+    field: str | None
+    message: str
+
+    def sentence(self) -> str:
+        """The problem as one sentence with its place, e.g. "instances[2]: missing field 'urgency'"."""
+        if self.location == "body":
+            return self.message
+        where = self.location if self.index is None else f"{self.location}[{self.index}]"
+        return f"{where}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The problem as the service reports it in a 400's ``errors`` list."""
+        return {"location": self.location, "index": self.index, "field": self.field, "message": self.message}
+
+
+class InvalidRecord(ValueError):
+    """Client JSON breaks the contract. ``problems`` holds the first MAX_ERRORS problems and
+    ``total`` counts them all; the message joins the first few (readable, a few hundred characters
+    at most) and says how many more there are."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
+        if not problems:
+            raise ValueError("InvalidRecord needs at least one problem")
+        self.problems = problems[:MAX_ERRORS]
+        self.total = max(total or 0, len(problems))
+        super().__init__(_summary(self.problems, self.total))
+
+    def as_json(self) -> dict[str, Any]:
+        """The 400 body: ``error`` (the sentence), ``errors`` (each problem) and ``error_count``."""
+        return {
+            "error": str(self),
+            "errors": [p.as_json() for p in self.problems],
+            "error_count": self.total,
+        }
+
+
+def _summary(problems: list[Problem], total: int) -> str:
+    """The first problems as sentences, joined while short, then how many more there are."""
+    text = problems[0].sentence()
+    shown = 1
+    for problem in problems[1:]:
+        sentence = problem.sentence()
+        if len(text) + 2 + len(sentence) > SUMMARY_CHARS:
+            break
+        text += "; " + sentence
+        shown += 1
+    if total > shown:
+        text += f" (and {total - shown} more: see 'errors')"
+    return text
+
+
+def collect(problems: Iterable[Problem]) -> InvalidRecord:
+    """An InvalidRecord holding the first MAX_ERRORS problems and counting the rest (not formatting them)."""
+    found = iter(problems)
+    shown = list(itertools.islice(found, MAX_ERRORS))
+    return InvalidRecord(shown, len(shown) + sum(1 for _ in found))
 
 
 def short_repr(value: Any, limit: int = SHORT_REPR_CHARS) -> str:
@@ -255,10 +325,11 @@ def _text_problem(value: str) -> str | None:
 
 
 _CATEGORY, _INT, _FLOAT = 0, 1, 2
-_SPECS: dict[int, tuple[tuple[Field, ...], list[tuple[str, int, frozenset[str], float, float, Field]]]] = {}
+_Spec = list[tuple[str, int, frozenset[str], float, float, Field]]
+_SPECS: dict[int, tuple[tuple[Field, ...], _Spec]] = {}
 
 
-def _spec(fields: tuple[Field, ...]) -> list[tuple[str, int, frozenset[str], float, float, Field]]:
+def _spec(fields: tuple[Field, ...]) -> _Spec:
     """Each field as (name, kind code, vocabulary, low, high, field), computed once per tuple
     (looked up by identity: hashing 14 dataclasses costs more than the checks themselves)."""
     cached = _SPECS.get(id(fields))
@@ -274,45 +345,74 @@ def _spec(fields: tuple[Field, ...]) -> list[tuple[str, int, frozenset[str], flo
     return spec
 
 
-def _field_error(field: Field, value: Any, where: str) -> InvalidRecord:
-    """The one sentence naming what is wrong with ``value`` in ``field`` (it is known to be wrong)."""
+def field_problem(field: Field, value: Any) -> str | None:
+    """Why ``value`` is refused in ``field`` (a sentence naming the field), or None when it is accepted.
+
+    The slow path's rule, the exact complement of ``_record_values``' fast one; errors quote at
+    most a short prefix of the value.
+    """
     name = field.name
+    t = type(value)
     if field.kind == "category":
-        if not isinstance(value, str):
-            return InvalidRecord(f"{where}: field '{name}' must be a string, got {short_repr(value)}")
-        return InvalidRecord(f"{where}: field '{name}' {_text_problem(value)}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return InvalidRecord(f"{where}: field '{name}' must be a number, got {short_repr(value)}")
+        if t is not str:
+            return f"field '{name}' must be a string, got {short_repr(value)}"
+        problem = None if value in field.vocab else _text_problem(value)
+        return None if problem is None else f"field '{name}' {problem}"
+    if t is not int and t is not float:  # bool, str, None, list, dict
+        return f"field '{name}' must be a number, got {short_repr(value)}"
     try:
         finite = math.isfinite(value)
     except OverflowError:  # an integer too large for a float
-        return InvalidRecord(
-            f"{where}: field '{name}' must be {field.describe()}, got a {_digits(value)}-digit number"
-        )
+        return f"field '{name}' must be {field.describe()}, got a {_digits(value)}-digit number"
     if not finite:
-        return InvalidRecord(f"{where}: field '{name}' must be finite, got {value!r}")
+        return f"field '{name}' must be finite, got {value!r}"
     if field.kind == "int" and value != int(value):
-        return InvalidRecord(f"{where}: field '{name}' must be an integer, got {short_repr(value)}")
-    return InvalidRecord(f"{where}: field '{name}' must be {field.describe()}, got {short_repr(value)}")
+        return f"field '{name}' must be an integer, got {short_repr(value)}"
+    low = -_MAX_FLOAT if field.min is None else field.min
+    high = _MAX_FLOAT if field.max is None else field.max
+    if not low <= value <= high:
+        return f"field '{name}' must be {field.describe()}, got {short_repr(value)}"
+    return None
 
 
-def _record_values(record: Any, fields: tuple[Field, ...], where: str | tuple[str, int]) -> list[Any]:
-    """The clean values of one JSON object in field order, or InvalidRecord for the first bad one.
+def record_problems(
+    record: Any, fields: tuple[Field, ...], location: str, index: int | None = None
+) -> Iterator[Problem]:
+    """Every problem of one JSON object, field by field in the contract's order (lazily: a caller
+    that has enough stops asking)."""
+    if not isinstance(record, dict):
+        yield Problem(location, index, None, f"expected a JSON object, got {type(record).__name__}")
+        return
+    for f in fields:
+        if f.name not in record:
+            yield Problem(location, index, f.name, f"missing field '{f.name}'")
+            continue
+        message = field_problem(f, record[f.name])
+        if message is not None:
+            yield Problem(location, index, f.name, message)
+
+
+def records_problems(items: list[Any], fields: tuple[Field, ...], location: str) -> Iterator[Problem]:
+    """Every problem of a list of JSON objects, in index order."""
+    for i, item in enumerate(items):
+        yield from record_problems(item, fields, location, i)
+
+
+def _record_values(record: Any, spec: _Spec) -> list[Any] | None:
+    """The clean values of one JSON object in field order, or None when any field is refused.
 
     A tight loop (about 3 µs for the 14 features): on the good path one type test and one
-    chained comparison per field; ``where`` may be (name, index), formatted only for an error.
+    chained comparison per field. ``record_problems`` says what is wrong.
     """
     if not isinstance(record, dict):
-        where = where if isinstance(where, str) else f"{where[0]}[{where[1]}]"
-        raise InvalidRecord(f"{where}: expected a JSON object, got {type(record).__name__}")
+        return None
     clean: list[Any] = []
     append = clean.append
-    for name, kind, vocab, low, high, field in _spec(fields):
+    for name, kind, vocab, low, high, _field in spec:
         try:
             value = record[name]
         except KeyError:
-            where = where if isinstance(where, str) else f"{where[0]}[{where[1]}]"
-            raise InvalidRecord(f"{where}: missing field '{name}'") from None
+            return None
         t = type(value)
         if kind == _CATEGORY:
             if t is str and (value in vocab or _text_problem(value) is None):
@@ -328,18 +428,27 @@ def _record_values(record: Any, fields: tuple[Field, ...], where: str | tuple[st
             if value == int(value):
                 append(int(value))
                 continue
-        raise _field_error(field, value, where if isinstance(where, str) else f"{where[0]}[{where[1]}]")
+        return None
     return clean
 
 
+def checked_record(record: Any, fields: tuple[Field, ...]) -> dict[str, Any] | None:
+    """One JSON object's clean values by field name, or None when anything is refused (no message built)."""
+    values = _record_values(record, _spec(fields))
+    return None if values is None else dict(zip([f.name for f in fields], values, strict=True))
+
+
 def validate_record(record: Any, fields: tuple[Field, ...], where: str) -> dict[str, Any]:
-    """Check one JSON object field by field; raise InvalidRecord naming the first bad field.
+    """Check one JSON object field by field; raise InvalidRecord naming every bad field.
 
     An unknown category is accepted (the encoder ignores it) and counted by the service, if it
     is text of at most MAX_TEXT_CHARS characters without lone surrogates. Errors quote at most
     a short prefix of the value.
     """
-    return dict(zip([f.name for f in fields], _record_values(record, fields, where), strict=True))
+    values = checked_record(record, fields)
+    if values is None:
+        raise collect(record_problems(record, fields, where))
+    return values
 
 
 _NUMBER_TYPES = frozenset({int, float})
@@ -347,27 +456,39 @@ SMALL_BATCH = 16  # up to this many objects, one loop per object beats the colum
 _DTYPES = {"category": object, "int": np.int64, "float": np.float64}
 
 
-def validate_records(items: list[Any], fields: tuple[Field, ...], where: str) -> dict[str, np.ndarray]:
-    """Validate a batch of JSON objects and return the columns (the rules of ``validate_record``).
+def checked_records(items: list[Any], fields: tuple[Field, ...]) -> dict[str, np.ndarray] | None:
+    """The columns of a batch of JSON objects when every value passes, else None (no message built).
 
-    Up to SMALL_BATCH objects, ``validate_record`` per object (a single /predict instance costs
+    Up to SMALL_BATCH objects, ``_record_values`` per object (a single /predict instance costs
     about 10 µs in all). Larger batches are checked column by column in C-level calls (itemgetter,
     zip, set, NumPy): about 1 ms for 1,000 objects instead of 14 for a loop. A category column
     is checked as a set: values in the vocabulary need no test at all, and only the few unknown
-    ones are checked for type, length and lone surrogates. When anything is wrong it falls back
-    to ``validate_record`` per object, so the error names the same field and index.
+    ones are checked for type, length and lone surrogates.
     """
-    if len(items) <= SMALL_BATCH:
-        rows = [_record_values(item, fields, (where, i)) for i, item in enumerate(items)]
-        return {
-            f.name: np.array(col, dtype=_DTYPES[f.kind])
-            for f, col in zip(fields, zip(*rows, strict=False), strict=True)
-        }
-    cols = _columns_if_valid(items, fields)
+    if len(items) > SMALL_BATCH:
+        return _columns_if_valid(items, fields)
+    spec = _spec(fields)
+    rows = []
+    for item in items:
+        values = _record_values(item, spec)
+        if values is None:
+            return None
+        rows.append(values)
+    return {
+        f.name: np.array(col, dtype=_DTYPES[f.kind])
+        for f, col in zip(fields, zip(*rows, strict=False), strict=True)
+    }
+
+
+def validate_records(items: list[Any], fields: tuple[Field, ...], where: str) -> dict[str, np.ndarray]:
+    """Validate a batch of JSON objects and return the columns (the rules of ``validate_record``).
+
+    When anything is wrong, every object is checked one by one and InvalidRecord lists the
+    problems (each with its index and field, MAX_ERRORS at most, and the count of all of them).
+    """
+    cols = checked_records(items, fields)
     if cols is None:
-        for i, item in enumerate(items):
-            validate_record(item, fields, f"{where}[{i}]")
-        raise InvalidRecord(f"{where}: invalid entries")  # not reached: the record check names the problem
+        raise collect(records_problems(items, fields, where))
     return cols
 
 
@@ -421,7 +542,10 @@ def _number_column(col: tuple, kind: int, low: float, high: float) -> np.ndarray
 
 def lawyer_id_problem(value: Any) -> str | None:
     """Why ``value`` cannot be a lawyer id, or None: an id is a string of 1 to MAX_TEXT_CHARS
-    characters (valid Unicode) or an integer in [0, 2**53), so it survives JSON everywhere."""
+    characters (valid Unicode) or an integer in [0, 2**53), so it survives JSON everywhere.
+    ``7.0`` is the integer 7 (as JSON Schema and JavaScript read it); ``checked_lawyer_ids`` makes it one."""
+    if type(value) is float and value.is_integer() and 0 <= value < MAX_LAWYER_ID:
+        return None
     if type(value) is int:
         return (
             None
@@ -438,14 +562,13 @@ def lawyer_id_problem(value: Any) -> str | None:
 _LAWYER_ID = operator.itemgetter("lawyer_id")
 
 
-def validate_lawyer_ids(items: list[dict[str, Any]], where: str) -> list[Any]:
-    """The ``lawyer_id`` of each object (already known to be objects), checked as a batch in
-    C-level calls (about 50 µs for 1,000); the first bad one is named with its index."""
+def checked_lawyer_ids(items: list[dict[str, Any]]) -> list[Any] | None:
+    """The ``lawyer_id`` of each object (already known to be objects) when all are good, checked as
+    a batch in C-level calls (about 50 µs for 1,000); else None."""
     try:
         ids = list(map(_LAWYER_ID, items))
     except KeyError:
-        i = next(i for i, item in enumerate(items) if "lawyer_id" not in item)
-        raise InvalidRecord(f"{where}[{i}]: missing field 'lawyer_id'") from None
+        return None
     types = set(map(type, ids))
     if types == {int}:
         if min(ids) >= 0 and max(ids) < MAX_LAWYER_ID:
@@ -454,10 +577,27 @@ def validate_lawyer_ids(items: list[dict[str, Any]], where: str) -> list[Any]:
         lengths = set(map(len, ids))
         if min(lengths) >= 1 and max(lengths) <= MAX_TEXT_CHARS and not has_lone_surrogate("".join(ids)):
             return ids
-    for i, value in enumerate(ids):
-        problem = lawyer_id_problem(value)
-        if problem is not None:
-            raise InvalidRecord(f"{where}[{i}]: field 'lawyer_id' {problem}")
+    elif all(lawyer_id_problem(value) is None for value in ids):  # mixed, or integral floats
+        return [int(value) if type(value) is float else value for value in ids]
+    return None
+
+
+def lawyer_problems(items: list[Any], fields: tuple[Field, ...], location: str) -> Iterator[Problem]:
+    """Every problem of a list of lawyer objects: the ``lawyer_id``, then ``fields``, lawyer by lawyer."""
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            if "lawyer_id" not in item:
+                yield Problem(location, i, "lawyer_id", "missing field 'lawyer_id'")
+            elif (problem := lawyer_id_problem(item["lawyer_id"])) is not None:
+                yield Problem(location, i, "lawyer_id", f"field 'lawyer_id' {problem}")
+        yield from record_problems(item, fields, location, i)
+
+
+def validate_lawyer_ids(items: list[dict[str, Any]], where: str) -> list[Any]:
+    """The ``lawyer_id`` of each object (already known to be objects); InvalidRecord names every bad one."""
+    ids = checked_lawyer_ids(items)
+    if ids is None:
+        raise collect(lawyer_problems(items, (), where))
     return ids
 
 

@@ -1,18 +1,16 @@
-// LegalAid Connect web page: the case form and the ranked lawyers.
-// Plain ES module, no build step, no third-party code. Every piece of user- or database-supplied
-// text is put on the page with textContent, never parsed as HTML markup.
+// LegalAid Connect web page: the case form and the ranked lawyers, in the client's language.
+// Plain ES modules, no build step, no third-party code. Every piece of user- or database-supplied
+// text is put on the page with textContent (or as an attribute value), never parsed as HTML.
+//
+// Start-up: GET /api/contract (the vocabularies and ranges the form offers), then the language's
+// words from i18n/<lang>.json; then <html data-ready="true">. The page keeps what it shows in
+// `state`, so switching language re-renders everything, results and errors included.
+
+import { pickLanguage, directionOf, createTranslator, nativeName, reasonText, effectOf } from './i18n.js';
 
 const API_MATCH = '/api/match';
+const API_CONTRACT = '/api/contract';
 const REQUEST_TIMEOUT_MS = 15000;
-
-const LABELS = {
-  case_type: {
-    family: 'Family', criminal: 'Criminal', immigration: 'Immigration', housing: 'Housing',
-    employment: 'Employment', consumer: 'Consumer', civil_rights: 'Civil rights',
-  },
-  language: { en: 'English', es: 'Spanish', zh: 'Chinese', ar: 'Arabic', fr: 'French', vi: 'Vietnamese' },
-  region: { north: 'North', south: 'South', east: 'East', west: 'West', central: 'Central' },
-};
 const FIELD_NAMES = ['case_type', 'urgency', 'case_complexity', 'client_language', 'client_region', 'location', 'client_income'];
 
 const $ = (id) => document.getElementById(id);
@@ -24,10 +22,104 @@ const errorMessage = $('error-message');
 const resultsEl = $('results');
 const resultsNote = $('results-note');
 const resultsTitle = $('results-title');
-const modelVersionEl = $('model-version');
+const languageSelect = $('ui-language');
 
-const label = (kind, value) => LABELS[kind][value] ?? String(value);
-const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 0 });
+const state = {
+  contract: null,
+  languages: [],     // the page's languages: the contract's client_language vocabulary
+  tr: null,          // translator of the current language
+  dicts: new Map(),  // language -> its dictionary, once loaded
+  status: null,      // { key, params } of the status line
+  fieldErrors: [],   // [[field, key], ...] shown next to the fields
+  error: null,       // { key, params } of the error box
+  payload: null,     // the last /api/match answer shown
+  loading: false,
+  locating: false,
+};
+
+const t = (key, params) => state.tr.t(key, params);
+
+// ---------------------------------------------------------------- language
+
+async function loadDictionary(lang) {
+  if (!state.dicts.has(lang)) {
+    const res = await fetch(`i18n/${lang}.json`, { headers: { accept: 'application/json' } });
+    if (!res.ok) throw new Error(`i18n/${lang}.json: HTTP ${res.status}`);
+    state.dicts.set(lang, await res.json());
+  }
+  return state.dicts.get(lang);
+}
+
+async function setLanguage(lang) {
+  const dict = await loadDictionary(lang);
+  state.tr = createTranslator(lang, dict);
+  document.documentElement.lang = lang;
+  document.documentElement.dir = directionOf(lang);
+  languageSelect.value = lang;
+  render();
+}
+
+function option(value, text) {
+  const o = document.createElement('option');
+  o.value = value;
+  o.textContent = text;
+  return o;
+}
+
+/** The choices of the form, from the contract; their labels from the current language. */
+function renderChoices() {
+  const { label } = state.tr;
+  const vocab = (field) => state.contract.fields[field].vocab;
+  const fillSelect = (select, values, text) => {
+    const chosen = select.value;
+    const placeholder = select.options[0];
+    placeholder.textContent = t(placeholder.dataset.i18n);
+    select.replaceChildren(placeholder, ...values.map((v) => option(String(v), text(v))));
+    select.value = chosen;
+  };
+  fillSelect($('case_type'), vocab('case_type'), (v) => {
+    const examples = `case_type_examples.${v}`;
+    return state.tr.has(examples) ? `${label('case_type', v)} (${t(examples)})` : label('case_type', v);
+  });
+  const { min, max } = state.contract.fields.case_complexity;
+  const levels = Array.from({ length: max - min + 1 }, (_, i) => min + i);
+  fillSelect($('case_complexity'), levels, (n) => t(`complexity.${n}`));
+  fillSelect($('client_language'), vocab('client_language'), (code) => {
+    const own = nativeName(code);
+    const here = label('client_language', code);
+    return own.toLocaleLowerCase() === here.toLocaleLowerCase() ? own : `${own} (${here})`;
+  });
+  fillSelect($('client_region'), vocab('client_region'), (v) => label('client_region', v));
+
+  const box = $('urgency-choices');
+  const checked = form.querySelector('input[name="urgency"]:checked')?.value;
+  box.replaceChildren(...vocab('urgency').map((v) => {
+    const lab = document.createElement('label');
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'urgency';
+    input.value = v;
+    input.checked = v === checked;
+    lab.append(input, document.createTextNode(` ${label('urgency', v)}`));
+    return lab;
+  }));
+}
+
+/** Everything on the page, in the current language, from `state`. */
+function render() {
+  document.title = t('meta.title');
+  document.querySelector('meta[name="description"]').setAttribute('content', t('meta.description'));
+  for (const node of document.querySelectorAll('[data-i18n]')) {
+    if (node.tagName !== 'OPTION') node.textContent = t(node.dataset.i18n);
+  }
+  renderChoices();
+  submitButton.textContent = t(state.loading ? 'form.submitting' : 'form.submit');
+  $('use-location').textContent = t(state.locating ? 'form.locating' : 'form.use_location');
+  renderFieldErrors();
+  renderStatus();
+  renderError();
+  renderResults();
+}
 
 // ---------------------------------------------------------------- validation
 
@@ -39,24 +131,17 @@ function controlOf(field) {
   return $(field);
 }
 
+const groupOf = (field) => (field === 'urgency' ? $('urgency')
+  : field === 'location' || field === 'lat' || field === 'lon' ? $('location') : null);
+
 function errorElementOf(field) {
   if (field === 'lat' || field === 'lon') return $('location-error');
   return $(`${field}-error`);
 }
 
-function setFieldError(field, message) {
-  const el = errorElementOf(field);
-  if (!el) return false;
-  el.textContent = message;
-  el.hidden = false;
-  const group = field === 'urgency' ? $('urgency') : field === 'location' || field === 'lat' || field === 'lon' ? $('location') : null;
-  if (group) group.classList.add('invalid');
-  const control = controlOf(field);
-  if (control && field !== 'urgency') control.setAttribute('aria-invalid', 'true');
-  return true;
-}
+const hasErrorElement = (field) => Boolean(errorElementOf(field));
 
-function clearErrors() {
+function renderFieldErrors() {
   for (const field of FIELD_NAMES) {
     const el = errorElementOf(field);
     el.textContent = '';
@@ -64,6 +149,27 @@ function clearErrors() {
   }
   form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
   form.querySelectorAll('.invalid').forEach((el) => el.classList.remove('invalid'));
+  for (const [field, key] of state.fieldErrors) {
+    const el = errorElementOf(field);
+    el.textContent = t(key);
+    el.hidden = false;
+    groupOf(field)?.classList.add('invalid');
+    const control = controlOf(field);
+    if (control && field !== 'urgency') control.setAttribute('aria-invalid', 'true');
+  }
+}
+
+function setFieldErrors(errors) {
+  state.fieldErrors = errors;
+  renderFieldErrors();
+}
+
+/** Focus the first field in error and bring it, with its label and message, into view. */
+function focusField(field) {
+  const control = controlOf(field);
+  if (!control) return;
+  control.focus({ preventScroll: true });
+  (control.closest('.field') || control).scrollIntoView({ block: 'center' });
 }
 
 function readNumber(input) {
@@ -73,74 +179,87 @@ function readNumber(input) {
   return { empty: false, value, valid: input.validity.valid && Number.isFinite(value) };
 }
 
-/** Read and check the form; returns { body } or { errors: [[field, message], ...] }. */
+/** Read and check the form; returns { body } or { errors: [[field, key], ...] }. */
 function readForm() {
   const errors = [];
   const body = {};
   const data = new FormData(form);
 
-  for (const [field, message] of [
-    ['case_type', 'Choose the type of case.'],
-    ['urgency', 'Choose how urgent your case is.'],
-    ['client_language', 'Choose the language you prefer.'],
-  ]) {
+  for (const field of ['case_type', 'urgency', 'client_language']) {
     const value = data.get(field);
-    if (!value) errors.push([field, message]); else body[field] = value;
+    if (!value) errors.push([field, `error.${field}.required`]); else body[field] = value;
   }
 
   const complexity = data.get('case_complexity');
-  if (!complexity) errors.push(['case_complexity', 'Choose how complex your case is.']);
+  if (!complexity) errors.push(['case_complexity', 'error.case_complexity.required']);
   else body.case_complexity = Number(complexity);
 
   const lat = readNumber($('lat'));
   const lon = readNumber($('lon'));
   if (!lat.empty || !lon.empty) {
-    if (lat.empty || lon.empty) errors.push(['location', 'Give both latitude and longitude, or neither.']);
-    else if (!lat.valid || lat.value < -90 || lat.value > 90) errors.push(['location', 'Latitude must be a number between -90 and 90.']);
-    else if (!lon.valid || lon.value < -180 || lon.value > 180) errors.push(['location', 'Longitude must be a number between -180 and 180.']);
+    if (lat.empty || lon.empty) errors.push(['location', 'error.location.both']);
+    else if (!lat.valid || lat.value < -90 || lat.value > 90) errors.push(['location', 'error.location.lat']);
+    else if (!lon.valid || lon.value < -180 || lon.value > 180) errors.push(['location', 'error.location.lon']);
     else body.location = { lat: lat.value, lon: lon.value };
   }
 
   const region = data.get('client_region');
   if (region) body.client_region = region;
-  else if (!body.location) errors.push(['client_region', 'Choose your region, or give your location.']);
+  else if (!body.location) errors.push(['client_region', 'error.client_region.required']);
 
   const income = readNumber($('client_income'));
-  if (income.empty) errors.push(['client_income', 'Enter your yearly household income (0 if none).']);
-  else if (!income.valid || income.value < 0) errors.push(['client_income', 'Income must be a number of dollars, 0 or more.']);
+  if (income.empty) errors.push(['client_income', 'error.client_income.required']);
+  else if (!income.valid || income.value < 0) errors.push(['client_income', 'error.client_income.invalid']);
   else body.client_income = income.value;
 
+  // In the order the fields appear on the page, so the first one gets the focus.
+  errors.sort((a, b) => FIELD_NAMES.indexOf(a[0]) - FIELD_NAMES.indexOf(b[0]));
   return errors.length ? { errors } : { body };
 }
 
 // ---------------------------------------------------------------- states
 
-function showStatus(text) {
-  statusEl.textContent = text;
-  statusEl.hidden = false;
+function setStatus(key, params, kind = '') {
+  state.status = key ? { key, params, kind } : null;
+  renderStatus();
+}
+
+function renderStatus() {
+  const s = state.status;
+  statusEl.hidden = !s;
+  statusEl.textContent = s ? t(s.key, s.params) : '';
+  statusEl.classList.toggle('loading', Boolean(s && s.kind === 'loading'));
+  statusEl.classList.toggle('empty', Boolean(s && s.kind === 'empty'));
 }
 
 function setLoading(loading) {
+  state.loading = loading;
   submitButton.disabled = loading;
-  submitButton.textContent = loading ? 'Finding lawyers…' : 'Find lawyers';
+  submitButton.textContent = t(loading ? 'form.submitting' : 'form.submit');
   $('results-panel').setAttribute('aria-busy', String(loading));
   if (loading) {
-    errorBox.hidden = true;
-    showStatus('Finding the lawyers best suited to your case…');
-    statusEl.classList.add('loading');
-  } else {
-    statusEl.classList.remove('loading');
+    state.error = null;
+    renderError();
+    setStatus('status.loading', undefined, 'loading');
+  } else if (state.status && state.status.kind === 'loading') {
+    setStatus(null);
   }
 }
 
-function showError(message) {
-  resultsEl.hidden = true;
-  resultsNote.hidden = true;
-  modelVersionEl.hidden = true;
-  statusEl.hidden = true;
-  errorMessage.textContent = message;
-  errorBox.hidden = false;
-  $('retry').focus();
+function renderError() {
+  errorBox.hidden = !state.error;
+  errorMessage.textContent = state.error ? t(state.error.key, state.error.params) : '';
+}
+
+/** The error box, brought into view and focused (it has tabindex=-1 and role=alert). */
+function showError(key, params) {
+  state.payload = null;
+  state.error = { key, params };
+  setStatus(null);
+  renderResults();
+  renderError();
+  errorBox.focus({ preventScroll: true });
+  errorBox.scrollIntoView({ block: 'center' });
 }
 
 function el(tag, className, text) {
@@ -156,7 +275,87 @@ function detail(dl, term, value) {
   dl.append(pair);
 }
 
+// Contact values become links only when they are well-formed; shown left to right in every language.
+const PHONE_RE = /^[0-9 +().-]{7,32}$/;
+const EMAIL_RE = /^[^\s@<>"']+@[^\s@<>"']+\.[^\s@<>"']+$/;
+function safeHttpsUrl(text) {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function link(href, text, className) {
+  const a = el('a', className, text);
+  a.setAttribute('href', href);
+  a.setAttribute('dir', 'ltr');
+  return a;
+}
+
+function contactSection(lawyer) {
+  const c = lawyer.contact || {};
+  const section = el('section', 'contact');
+  section.append(el('h4', '', t('card.contact.title')));
+  const dl = el('dl', 'contact-list');
+  const row = (term, value) => {
+    const pair = el('div', 'detail');
+    const dd = el('dd');
+    dd.append(value);
+    pair.append(el('dt', '', term), dd);
+    dl.append(pair);
+  };
+  if (typeof c.phone === 'string' && PHONE_RE.test(c.phone)) {
+    row(t('card.contact.phone'), link(`tel:${c.phone.replace(/[^0-9+]/g, '')}`, c.phone, 'contact-phone'));
+  }
+  if (typeof c.email === 'string' && EMAIL_RE.test(c.email)) {
+    row(t('card.contact.email'), link(`mailto:${c.email}`, c.email, 'contact-email'));
+  }
+  if (typeof c.office_address === 'string' && c.office_address) {
+    const address = el('span', 'contact-address', c.office_address);
+    address.setAttribute('dir', 'auto');
+    row(t('card.contact.office'), address);
+  }
+  const url = typeof c.intake_url === 'string' ? safeHttpsUrl(c.intake_url) : null;
+  if (url) {
+    const a = link(url, t('card.contact.online_link'), 'contact-online');
+    a.removeAttribute('dir');
+    row(t('card.contact.online'), a);
+  }
+  section.append(dl.children.length ? dl : el('p', 'hint', t('card.contact.none')));
+
+  section.append(el('h4', '', t('card.next.title')));
+  const steps = [t(`next_step.${state.payload.case.case_type}`)];
+  if (state.payload.case.urgency === 'high') steps.push(t('next_step.urgent'));
+  steps.push(t(lawyer.hourly_rate === 0 ? 'next_step.free' : 'next_step.paid'));
+  section.append(el('p', 'next-step', steps.join(' ')));
+  return section;
+}
+
+const EFFECT_MARK = { plus: '✓', minus: '✗', neutral: '•' };
+
+function reasonsSection(lawyer) {
+  const section = el('section', 'reasons');
+  section.append(el('h4', '', t('card.reasons.title')));
+  const ul = el('ul', 'reason-list');
+  for (const reason of lawyer.reasons) {
+    const text = reasonText(reason, state.tr);
+    if (!text) continue;
+    const effect = effectOf(reason);
+    const li = el('li', `reason ${effect}`);
+    li.dataset.factor = String(reason.factor);
+    const mark = el('span', 'mark', EFFECT_MARK[effect]);
+    mark.setAttribute('aria-hidden', 'true');
+    li.append(mark, el('span', 'visually-hidden', `${t(`effect.${effect}`)} `), el('span', 'reason-text', text));
+    ul.append(li);
+  }
+  section.append(ul, el('p', 'hint', t('card.reasons.note')));
+  return section;
+}
+
 function lawyerCard(lawyer, rank) {
+  const tr = state.tr;
   const percent = Math.round(lawyer.match_probability * 100);
   const li = el('li', 'lawyer');
   li.dataset.lawyerId = String(lawyer.id);
@@ -164,9 +363,11 @@ function lawyerCard(lawyer, rank) {
 
   const head = el('div', 'lawyer-head');
   const name = el('h3', 'lawyer-name');
-  name.append(el('span', 'rank', `${rank}.`), document.createTextNode(' '), el('span', 'name', lawyer.name));
+  const nameText = el('span', 'name', lawyer.name);
+  nameText.setAttribute('dir', 'auto');
+  name.append(el('span', 'rank', `${tr.integer(rank)}.`), document.createTextNode(' '), nameText);
   const score = el('p', 'match');
-  score.append(el('span', 'match-percent', `${percent}%`), document.createTextNode(' match'));
+  score.append(el('span', 'match-percent', tr.percent(percent / 100)), document.createTextNode(` ${t('card.match')}`));
   head.append(name, score);
 
   const bar = el('div', 'bar');
@@ -176,38 +377,39 @@ function lawyerCard(lawyer, rank) {
   bar.append(fill);
 
   const dl = el('dl', 'lawyer-details');
-  detail(dl, 'Specialization', label('case_type', lawyer.specialization));
-  detail(dl, 'Languages', (lawyer.languages || []).map((l) => label('language', l)).join(', '));
-  detail(dl, 'Rate', lawyer.hourly_rate === 0 ? 'Pro bono (free)' : `${money.format(lawyer.hourly_rate)} per hour`);
-  detail(dl, 'Experience', `${lawyer.experience_years} ${lawyer.experience_years === 1 ? 'year' : 'years'}`);
-  detail(dl, 'Rating', `${Number(lawyer.rating).toFixed(1)} / 5`);
-  detail(dl, 'Region', label('region', lawyer.region));
-  if (typeof lawyer.distance_km === 'number') detail(dl, 'Distance', `${lawyer.distance_km.toFixed(1)} km`);
-  detail(dl, 'Open cases', String(lawyer.active_cases));
+  detail(dl, t('card.specialization'), tr.label('case_type', lawyer.specialization));
+  detail(dl, t('card.languages'), tr.list((lawyer.languages || []).map((l) => tr.label('client_language', l))));
+  detail(dl, t('card.rate'), lawyer.hourly_rate === 0 ? t('card.rate_free') : t('card.rate_hourly', { amount: tr.money(lawyer.hourly_rate) }));
+  detail(dl, t('card.experience'), tr.integer(lawyer.experience_years));
+  detail(dl, t('card.rating'), t('card.rating_value', { rating: tr.decimal1(Number(lawyer.rating)) }));
+  detail(dl, t('card.region'), tr.label('client_region', lawyer.region));
+  if (typeof lawyer.distance_km === 'number') detail(dl, t('card.distance'), t('card.distance_value', { km: tr.decimal1(lawyer.distance_km) }));
+  detail(dl, t('card.open_cases'), tr.integer(lawyer.active_cases));
 
-  li.append(head, bar, dl);
+  const more = el('div', 'lawyer-more');
+  more.append(contactSection(lawyer));
+  if (Array.isArray(lawyer.reasons) && lawyer.reasons.length) more.append(reasonsSection(lawyer));
+
+  li.append(head, bar, dl, more);
   if (lawyer.hourly_rate === 0) li.classList.add('pro-bono');
   return li;
 }
 
-function showResults(payload) {
-  const lawyers = Array.isArray(payload.lawyers) ? payload.lawyers : [];
+function renderResults() {
+  const lawyers = state.payload && Array.isArray(state.payload.lawyers) ? state.payload.lawyers : [];
   resultsEl.replaceChildren(...lawyers.map((l, i) => lawyerCard(l, i + 1)));
-  errorBox.hidden = true;
-  if (lawyers.length === 0) {
-    resultsEl.hidden = true;
-    resultsNote.hidden = true;
-    modelVersionEl.hidden = true;
-    showStatus('No lawyers were found for this case. Try another region or language.');
-    statusEl.classList.add('empty');
-  } else {
-    statusEl.classList.remove('empty');
-    resultsEl.hidden = false;
-    resultsNote.hidden = false;
-    showStatus(`${lawyers.length} ${lawyers.length === 1 ? 'lawyer' : 'lawyers'} found, best match first.`);
-    modelVersionEl.textContent = `Model version: ${payload.model_version}`;
-    modelVersionEl.hidden = false;
-  }
+  resultsEl.hidden = lawyers.length === 0;
+  resultsNote.hidden = lawyers.length === 0;
+}
+
+function showResults(payload) {
+  state.payload = payload;
+  state.error = null;
+  renderError();
+  renderResults();
+  const n = state.payload.lawyers ? state.payload.lawyers.length : 0;
+  if (n === 0) setStatus('status.none', undefined, 'empty');
+  else setStatus('status.found', { count: n });
   resultsTitle.focus();
 }
 
@@ -216,12 +418,11 @@ function showResults(payload) {
 let inFlight = null;
 
 async function findLawyers() {
-  clearErrors();
   const { body, errors } = readForm();
+  setFieldErrors(errors || []);
   if (errors) {
-    for (const [field, message] of errors) setFieldError(field, message);
-    controlOf(errors[0][0])?.focus();
-    showStatus(`Please correct ${errors.length === 1 ? 'the highlighted field' : `the ${errors.length} highlighted fields`}.`);
+    focusField(errors[0][0]);
+    setStatus('status.fix', { count: errors.length });
     return;
   }
   inFlight?.abort();
@@ -238,21 +439,23 @@ async function findLawyers() {
     });
     let payload = null;
     try { payload = await res.json(); } catch { payload = null; }
-    if (res.ok && payload) {
+    if (controller !== inFlight) return; // superseded by a newer search
+    if (res.ok && payload && Array.isArray(payload.lawyers)) {
       showResults(payload);
-    } else if (res.status === 400 && payload && payload.field && setFieldError(payload.field, payload.error)) {
-      statusEl.textContent = 'Please correct the highlighted field.';
-      controlOf(payload.field)?.focus();
+    } else if (res.status === 400 && payload && typeof payload.field === 'string' && FIELD_NAMES.concat('lat', 'lon').includes(payload.field) && hasErrorElement(payload.field)) {
+      // The server's words are English; the page says it in the client's language, at the field.
+      const key = `error.${payload.field}.invalid`;
+      setFieldErrors([[payload.field, state.tr.has(key) ? key : 'error.field.invalid']]);
+      setStatus('status.fix', { count: 1 });
+      focusField(payload.field);
     } else if (res.status === 503) {
-      showError('The matching service is not available right now, so we cannot rank lawyers. Please try again in a minute.');
+      showError('error.unavailable');
     } else {
-      showError(`Something went wrong (${payload && payload.error ? payload.error : `HTTP ${res.status}`}). Please try again.`);
+      showError('error.generic', { detail: `HTTP ${res.status}` });
     }
   } catch (err) {
     if (controller !== inFlight) return; // superseded by a newer search
-    showError(err.name === 'AbortError'
-      ? 'The search took too long. Please try again.'
-      : 'We could not reach LegalAid Connect. Check your connection and try again.');
+    showError(err.name === 'AbortError' ? 'error.timeout' : 'error.network');
   } finally {
     clearTimeout(timer);
     if (controller === inFlight) { inFlight = null; setLoading(false); }
@@ -266,23 +469,70 @@ form.addEventListener('submit', (event) => {
 $('retry').addEventListener('click', () => findLawyers());
 
 $('use-location').addEventListener('click', () => {
-  const errorEl = $('location-error');
-  errorEl.hidden = true;
+  const clearLocationError = () => setFieldErrors(state.fieldErrors.filter(([f]) => !['location', 'lat', 'lon'].includes(f)));
+  clearLocationError();
   if (!('geolocation' in navigator)) {
-    setFieldError('location', 'Your browser cannot share its location; type it in or choose a region.');
+    setFieldErrors([...state.fieldErrors, ['location', 'error.location.unsupported']]);
     return;
   }
   const button = $('use-location');
+  const done = () => {
+    state.locating = false;
+    button.disabled = false;
+    button.textContent = t('form.use_location');
+  };
+  state.locating = true;
   button.disabled = true;
-  button.textContent = 'Locating…';
+  button.textContent = t('form.locating');
   navigator.geolocation.getCurrentPosition((pos) => {
     $('lat').value = pos.coords.latitude.toFixed(5);
     $('lon').value = pos.coords.longitude.toFixed(5);
-    button.disabled = false;
-    button.textContent = 'Use my current location';
+    done();
   }, () => {
-    setFieldError('location', 'Your location could not be found; type it in or choose a region.');
-    button.disabled = false;
-    button.textContent = 'Use my current location';
+    setFieldErrors([...state.fieldErrors, ['location', 'error.location.failed']]);
+    done();
   }, { timeout: 10000, maximumAge: 600000 });
+});
+
+languageSelect.addEventListener('change', async () => {
+  const lang = languageSelect.value;
+  // Remember the choice in the address, so a reload or a shared link keeps it.
+  const url = new URL(window.location.href);
+  url.searchParams.set('lang', lang);
+  window.history.replaceState(null, '', url);
+  try {
+    await setLanguage(lang);
+  } catch {
+    languageSelect.value = state.tr.lang;
+  }
+});
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  const res = await fetch(API_CONTRACT, { headers: { accept: 'application/json' } });
+  if (!res.ok) throw new Error(`${API_CONTRACT}: HTTP ${res.status}`);
+  state.contract = await res.json();
+  state.languages = [...state.contract.fields.client_language.vocab];
+  languageSelect.replaceChildren(...state.languages.map((code) => {
+    const o = option(code, nativeName(code));
+    o.lang = code;
+    return o;
+  }));
+  const requested = new URL(window.location.href).searchParams.get('lang');
+  const lang = pickLanguage(state.languages, navigator.languages || [navigator.language], requested);
+  state.status = { key: 'status.initial' };
+  await setLanguage(lang);
+}
+
+start().then(() => {
+  document.documentElement.dataset.ready = 'true';
+}).catch(() => {
+  // Without the contract or the words there is no form to show: say so (in English, the one
+  // language the page can be sure of here) and leave the form unusable.
+  submitButton.disabled = true;
+  errorMessage.textContent = 'This page could not load everything it needs. Please reload it.';
+  errorBox.hidden = false;
+  $('retry').hidden = true;
+  document.documentElement.dataset.ready = 'failed';
 });

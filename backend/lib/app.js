@@ -6,7 +6,8 @@ const path = require('node:path');
 const express = require('express');
 const { ValidationError, parseMatchRequest, parseLawyerQuery, parseOutcomeRequest } = require('./validate');
 const { MatchServiceError } = require('./matchService');
-const { originOf, buildCandidates, mergeRanking } = require('./match');
+const { originOf, buildCandidates, mergeRanking, withReasons } = require('./match');
+const { CONTRACT } = require('./vocab');
 const { createOutcomeStore, OutcomeError, OutcomeFieldError, DuplicateMatchError } = require('./outcomes');
 
 const DEFAULT_STATIC_DIR = path.join(__dirname, '..', '..', 'src');
@@ -82,6 +83,10 @@ function createApp({
     });
   });
 
+  // The data contract (generated from ml_model/schema.py): the page builds its choices (case
+  // types, urgencies, languages, regions, ranges) from it instead of keeping its own copy.
+  api.get('/contract', (req, res) => res.json(CONTRACT));
+
   api.get('/lawyers', (req, res) => {
     const { filters, page, limit, offset } = parseLawyerQuery(req.query);
     const { total, lawyers } = directory.list(filters, { limit, offset });
@@ -103,9 +108,10 @@ function createApp({
     const origin = originOf(caseFields, location);
     const { lawyers, distances } = buildCandidates(caseFields, origin, profiles);
     const t1 = performance.now();
-    const { model_version, prediction_id, ranking } = await matchClient.rank(caseFields, lawyers);
+    const { model_version, prediction_id, ranking, warnings } = await matchClient.rank(caseFields, lawyers);
     const t2 = performance.now();
-    const shown = mergeRanking(ranking, profiles, distances, limit);
+    if (warnings) log(`match service warnings for ${prediction_id}: ${JSON.stringify(warnings).slice(0, 500)}`);
+    const shown = withReasons(mergeRanking(ranking, profiles, distances, limit), caseFields, lawyers);
     // Keep which lawyers this match showed (only those returned), so outcomes can refer to them.
     try {
       outcomes.recordMatch(prediction_id, model_version,
@@ -128,6 +134,7 @@ function createApp({
       origin,
       candidates: profiles.length,
       lawyers: shown,
+      ...(warnings ? { warnings } : {}),
     });
   });
 

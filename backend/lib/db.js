@@ -45,12 +45,18 @@ function seed(db, file = SEED_FILE) {
   if (db.prepare('SELECT COUNT(*) FROM lawyers').pluck().get() > 0) return 0;
   const lawyers = JSON.parse(fs.readFileSync(file, 'utf8'));
   const insertLawyer = db.prepare(`INSERT INTO lawyers
-    (id, name, specialization, region, experience_years, rating, active_cases, hourly_rate, lat, lon)
-    VALUES (@id, @name, @specialization, @region, @experience_years, @rating, @active_cases, @hourly_rate, @lat, @lon)`);
+    (id, name, specialization, region, experience_years, rating, active_cases, hourly_rate, lat, lon,
+     phone, email, office_address, intake_url)
+    VALUES (@id, @name, @specialization, @region, @experience_years, @rating, @active_cases, @hourly_rate, @lat, @lon,
+     @phone, @email, @office_address, @intake_url)`);
   const insertLanguage = db.prepare('INSERT INTO lawyer_languages (lawyer_id, language, position) VALUES (?, ?, ?)');
   db.transaction(() => {
     for (const l of lawyers) {
-      insertLawyer.run({ ...l, lat: l.location.lat, lon: l.location.lon });
+      const c = l.contact || {};
+      insertLawyer.run({
+        ...l, lat: l.location.lat, lon: l.location.lon,
+        phone: c.phone ?? null, email: c.email ?? null, office_address: c.office_address ?? null, intake_url: c.intake_url ?? null,
+      });
       l.languages.forEach((lang, i) => insertLanguage.run(l.id, lang, i));
     }
   })();
@@ -58,7 +64,7 @@ function seed(db, file = SEED_FILE) {
 }
 
 const SELECT_PROFILE = `SELECT l.id, l.name, l.specialization, l.region, l.experience_years, l.rating,
-    l.active_cases, l.hourly_rate, l.lat, l.lon,
+    l.active_cases, l.hourly_rate, l.lat, l.lon, l.phone, l.email, l.office_address, l.intake_url,
     (SELECT group_concat(language, ',' ORDER BY position) FROM lawyer_languages
        WHERE lawyer_id = l.id) AS languages
   FROM lawyers l`;
@@ -81,6 +87,8 @@ function toProfile(row) {
     active_cases: row.active_cases,
     hourly_rate: row.hourly_rate,
     location: { lat: row.lat, lon: row.lon },
+    // How to reach them (migration 005); a field not on file is null.
+    contact: { phone: row.phone, email: row.email, office_address: row.office_address, intake_url: row.intake_url },
   };
 }
 
@@ -144,6 +152,7 @@ function openDirectory(dbPath = process.env.DB_PATH || DEFAULT_DB_PATH, { seedFi
           const p = toProfile(row);
           Object.freeze(p.languages);
           Object.freeze(p.location);
+          Object.freeze(p.contact);
           return Object.freeze(p);
         });
         cache = { version, profiles: Object.freeze(profiles) };

@@ -58,4 +58,51 @@ function mergeRanking(ranking, profiles, distances, limit) {
   });
 }
 
-module.exports = { originOf, buildCandidates, mergeRanking };
+// When a fact counts for ('plus') or against ('minus') a lawyer in the reasons shown to a client;
+// in between it is 'neutral'. Plain thresholds on the features the model saw, chosen to read
+// sensibly; they describe each lawyer's standing, not how the network weighs it.
+const REASON_RULES = Object.freeze({
+  distance_km: { near: 10, far: 30 },                // <= near: plus; > far: minus
+  income_share_per_hour: { low: 0.02, high: 0.05 },  // one hour's fee / one month's income
+  active_cases: { light: 10, heavy: 20 },            // <= light: plus; >= heavy: minus
+  rating: { good: 4.3, poor: 3.3 },                  // >= good: plus; < poor: minus
+});
+
+const band = (value, plusIf, minusIf) => (plusIf(value) ? 'plus' : minusIf(value) ? 'minus' : 'neutral');
+
+/**
+ * Why a lawyer stands where they do, in facts a client can check: one entry per factor
+ * { factor, effect: 'plus'|'minus'|'neutral', ...values }, computed from the case and the very
+ * instance sent to the model (`features`, one entry of buildCandidates().lawyers). The page words them.
+ */
+function explain(caseFields, features) {
+  const R = REASON_RULES;
+  const rate = features.lawyer_hourly_rate;
+  const income = caseFields.client_income;
+  // The fee for one hour against one month's income; null when there is no income to compare.
+  const share = rate > 0 && income > 0 ? Math.round((rate / (income / 12)) * 1000) / 1000 : null;
+  let priceEffect = 'plus';
+  if (rate > 0) priceEffect = share === null ? 'minus' : band(share, (x) => x <= R.income_share_per_hour.low, (x) => x > R.income_share_per_hour.high);
+  return [
+    { factor: 'specialization', effect: features.lawyer_specialization === caseFields.case_type ? 'plus' : 'minus',
+      specialization: features.lawyer_specialization, case_type: caseFields.case_type },
+    { factor: 'language', effect: features.lawyer_language === caseFields.client_language ? 'plus' : 'minus',
+      language: features.lawyer_language, client_language: caseFields.client_language },
+    { factor: 'price', effect: priceEffect, hourly_rate: rate, client_income: income, income_share_per_hour: share },
+    { factor: 'distance', effect: band(features.distance_km, (x) => x <= R.distance_km.near, (x) => x > R.distance_km.far),
+      distance_km: features.distance_km },
+    { factor: 'caseload', effect: band(features.lawyer_active_cases, (x) => x <= R.active_cases.light, (x) => x >= R.active_cases.heavy),
+      active_cases: features.lawyer_active_cases },
+    { factor: 'record', effect: band(features.lawyer_rating, (x) => x >= R.rating.good, (x) => x < R.rating.poor),
+      rating: features.lawyer_rating, experience_years: features.lawyer_experience_years },
+  ];
+}
+
+/** Each shown lawyer with its `reasons` (see explain), from the instances sent to the model. */
+function withReasons(shown, caseFields, features) {
+  const byId = new Map();
+  for (const f of features) byId.set(String(f.lawyer_id), f);
+  return shown.map((l) => ({ ...l, reasons: explain(caseFields, byId.get(String(l.id))) }));
+}
+
+module.exports = { originOf, buildCandidates, mergeRanking, explain, withReasons, REASON_RULES };

@@ -64,7 +64,7 @@ function createMatchClient({ baseUrl = 'http://127.0.0.1:8000', timeoutMs = 2000
 
     /**
      * One POST /rank for all candidates. Returns
-     * { model_version, prediction_id, ranking: [{ lawyer_id, match_probability }] }
+     * { model_version, prediction_id, ranking: [{ lawyer_id, match_probability }], warnings? }
      * with every entry checked against the candidates sent; throws MatchServiceError otherwise.
      */
     async rank(caseFields, lawyers) {
@@ -115,7 +115,12 @@ function checkRanking(body, lawyers) {
     }
     return { lawyer_id: id, match_probability: p };
   });
-  return { model_version: String(version), prediction_id: body.prediction_id, ranking };
+  const answer = { model_version: String(version), prediction_id: body.prediction_id, ranking };
+  // The service may add a list of warnings (say, about a value it scored as unknown): passed on as
+  // they are, at most 100, when there are any (the backend validates every category first, so
+  // normally there are none and the answer keeps its usual shape).
+  if (Array.isArray(body.warnings) && body.warnings.length > 0) answer.warnings = body.warnings.slice(0, 100);
+  return answer;
 }
 
 module.exports = { createMatchClient, MatchServiceError, checkRanking, PREDICTION_ID_RE };

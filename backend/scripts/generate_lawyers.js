@@ -47,51 +47,77 @@ const LAST = ['Garcia', 'Smith', 'Zhang', 'Haddad', 'Dubois', 'Nguyen', 'Rodrigu
   'Mansour', 'Martin', 'Tran', 'Lopez', 'Williams', 'Wang', 'Khalil', 'Bernard', 'Pham', 'Hernandez',
   'Brown', 'Chen', 'Saleh', 'Moreau', 'Le', 'Martinez', 'Davis', 'Huang', 'Nasser', 'Laurent', 'Vo',
   'Gonzalez', 'Miller', 'Zhou', "O'Brien", 'Okafor', 'Kowalski', 'Rossi', 'Silva', 'Park', 'Cohen'];
+// Contacts: obviously fictional but well-formed. 555-0100..0199 numbers are reserved for fiction
+// (one block per area code, so up to 800 lawyers get distinct numbers), example.org for examples.
+// Migration 005 gives rows seeded before it the very same values (keep the two in step).
+const AREA_CODES = ['815', '779', '309', '630', '217', '224', '331', '847'];
+function contactFor(id, region) {
+  return {
+    phone: `+1 ${AREA_CODES[Math.floor(id / 100) % AREA_CODES.length]}-555-01${String(id % 100).padStart(2, '0')}`,
+    email: `lawyer${id}@example.org`,
+    office_address: `${100 + id} Example Street, Suite ${(id % 9) + 1}, ` +
+      `${region[0].toUpperCase()}${region.slice(1)} District (fictional)`,
+    intake_url: `https://example.org/intake/lawyer-${id}`,
+  };
+}
+
 // Second languages by how common they are among the clients.
 const SECOND_LANGUAGE = [['es', 40], ['zh', 15], ['ar', 12], ['fr', 12], ['vi', 12], ['en', 9]];
 
-const lawyers = [];
-const usedNames = new Set();
-for (let id = 1; id <= COUNT; id++) {
-  let name;
-  do { name = `${pick(FIRST)} ${pick(LAST)}`; } while (usedNames.has(name));
-  usedNames.add(name);
+/** `count` profiles from the seeded generator above (call once per process: it advances rand). */
+function generate(count = COUNT) {
+  const lawyers = [];
+  const usedNames = new Set();
+  for (let id = 1; id <= count; id++) {
+    let name;
+    do { name = `${pick(FIRST)} ${pick(LAST)}`; } while (usedNames.has(name));
+    usedNames.add(name);
 
-  const region = pick(REGIONS);
-  const centre = REGION_CENTROIDS[region];
-  // Offices scattered around the region's centroid (sd ~ 7 km in each direction).
-  const lat = round(centre.lat + normal() * 0.063, 5);
-  const lon = round(centre.lon + normal() * 0.084, 5);
+    const region = pick(REGIONS);
+    const centre = REGION_CENTROIDS[region];
+    // Offices scattered around the region's centroid (sd ~ 7 km in each direction).
+    const lat = round(centre.lat + normal() * 0.063, 5);
+    const lon = round(centre.lon + normal() * 0.084, 5);
 
-  const first = rand() < 0.8 ? 'en' : pick(LANGUAGES.filter((l) => l !== 'en'));
-  const languages = [first];
-  const extra = weighted([[0, 45], [1, 40], [2, 15]]);
-  while (languages.length < 1 + extra) {
-    const l = weighted(SECOND_LANGUAGE);
-    if (!languages.includes(l)) languages.push(l);
+    const first = rand() < 0.8 ? 'en' : pick(LANGUAGES.filter((l) => l !== 'en'));
+    const languages = [first];
+    const extra = weighted([[0, 45], [1, 40], [2, 15]]);
+    while (languages.length < 1 + extra) {
+      const l = weighted(SECOND_LANGUAGE);
+      if (!languages.includes(l)) languages.push(l);
+    }
+
+    const experience = Math.min(45, Math.max(0, Math.round(2 + rand() * rand() * 40 + rand() * 3)));
+    const rating = round(Math.min(5, Math.max(1, 3.9 + normal() * 0.55)), 1);
+    const activeCases = Math.max(0, Math.round(14 + normal() * 7));
+    const proBono = rand() < 0.15;
+    const hourlyRate = proBono ? 0 : Math.round((90 + experience * 4 + rand() * 150) / 5) * 5;
+
+    lawyers.push({
+      id,
+      name,
+      specialization: pick(CASE_TYPES),
+      languages,
+      region,
+      experience_years: experience,
+      rating,
+      active_cases: activeCases,
+      hourly_rate: hourlyRate,
+      location: { lat, lon },
+      contact: contactFor(id, region),
+    });
   }
-
-  const experience = Math.min(45, Math.max(0, Math.round(2 + rand() * rand() * 40 + rand() * 3)));
-  const rating = round(Math.min(5, Math.max(1, 3.9 + normal() * 0.55)), 1);
-  const activeCases = Math.max(0, Math.round(14 + normal() * 7));
-  const proBono = rand() < 0.15;
-  const hourlyRate = proBono ? 0 : Math.round((90 + experience * 4 + rand() * 150) / 5) * 5;
-
-  lawyers.push({
-    id,
-    name,
-    specialization: pick(CASE_TYPES),
-    languages,
-    region,
-    experience_years: experience,
-    rating,
-    active_cases: activeCases,
-    hourly_rate: hourlyRate,
-    location: { lat, lon },
-  });
+  return lawyers;
 }
 
-const out = path.join(__dirname, '..', 'data', 'lawyers.json');
-// One profile per line: readable, and diffs stay small.
-fs.writeFileSync(out, '[\n' + lawyers.map((l) => JSON.stringify(l)).join(',\n') + '\n]\n');
-console.log(`wrote ${lawyers.length} lawyers to ${out} (seed ${SEED})`);
+function main() {
+  const lawyers = generate();
+  const out = path.join(__dirname, '..', 'data', 'lawyers.json');
+  // One profile per line: readable, and diffs stay small.
+  fs.writeFileSync(out, '[\n' + lawyers.map((l) => JSON.stringify(l)).join(',\n') + '\n]\n');
+  console.log(`wrote ${lawyers.length} lawyers to ${out} (seed ${SEED})`);
+}
+
+if (require.main === module) main();
+
+module.exports = { contactFor };

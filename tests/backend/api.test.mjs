@@ -133,6 +133,11 @@ describe('POST /api/match', () => {
     for (const l of body.lawyers) {
       assert.ok(l.match_probability >= 0 && l.match_probability <= 1);
       assert.ok(typeof l.name === 'string' && Array.isArray(l.languages) && l.distance_km >= 0);
+      // What the page needs to let the client act: how to reach them, and why they rank here.
+      assert.match(l.contact.phone, /555/);
+      assert.match(l.contact.email, /@example\.org$/);
+      assert.deepEqual(l.reasons.map((r) => r.factor), ['specialization', 'language', 'price', 'distance', 'caseload', 'record']);
+      assert.equal(l.reasons.find((r) => r.factor === 'distance').distance_km, l.distance_km);
     }
     assert.equal(new Set(body.lawyers.map((l) => l.id)).size, 10);
   });

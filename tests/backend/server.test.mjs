@@ -41,13 +41,13 @@ test('npm start entry point: creates and seeds DB_PATH, serves the page and the 
     assert.match(csp, /script-src 'self'/);
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(page.headers.get('x-powered-by'), null);
-    for (const asset of ['app.js', 'styles.css']) {
+    for (const asset of ['app.js', 'i18n.js', 'styles.css', 'i18n/en.json', 'i18n/ar.json']) {
       const res = await fetch(`${base}/${asset}`);
       assert.equal(res.status, 200, asset);
       await res.arrayBuffer();
     }
     // Everything the page loads is local: no http(s) URL in its source.
-    for (const file of ['index.html', 'app.js', 'styles.css']) {
+    for (const file of ['index.html', 'app.js', 'i18n.js', 'styles.css']) {
       const src = fs.readFileSync(path.join(BACKEND, '..', 'src', file), 'utf8');
       assert.doesNotMatch(src, /(src|href)=["']https?:|url\(["']?https?:|import .* from ["']https?:/, file);
       assert.doesNotMatch(src, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, `${file} renders text safely`);

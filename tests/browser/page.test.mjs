@@ -1,61 +1,30 @@
 // End-to-end: the web page in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core), served by the real backend, ranking through the REAL match service.
 // Screenshots go to tests/browser/artifacts/ (git-ignored); their paths are printed.
+// The page's languages, right to left and axe-core: languages.test.mjs.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { backendRequire, startMatchService, startBackend, freePort, tempDir, api } from '../backend/helpers.mjs';
-
-const { chromium } = backendRequire('playwright-core');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-
-const FORM = { case_type: 'immigration', urgency: 'high', case_complexity: '4', client_language: 'es', client_region: 'central', client_income: '18000' };
+import { startMatchService, startBackend, freePort, tempDir, api } from '../backend/helpers.mjs';
+import { chromium, CHROMIUM, CHROMIUM_ARGS, FORM, checkChromium, screenshot, fillForm, openPage as open, inViewport } from './support.mjs';
 
 let ml;
 let backend;      // with the real match service
 let downBackend;  // whose match service is down
+let emptyBackend; // whose directory has no lawyers
 let context;
 let userDataDir;
 
-async function screenshot(page, name) {
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const file = path.join(ARTIFACTS, name);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`screenshot: ${file}`);
-  return file;
-}
-
-async function fillForm(page, values = FORM) {
-  await page.selectOption('#case_type', values.case_type);
-  await page.check(`input[name="urgency"][value="${values.urgency}"]`);
-  await page.selectOption('#case_complexity', values.case_complexity);
-  await page.selectOption('#client_language', values.client_language);
-  await page.selectOption('#client_region', values.client_region);
-  await page.fill('#client_income', values.client_income);
-}
-
-/** A page that records every request it makes and every console error. */
-async function openPage(base) {
-  const page = await context.newPage();
-  const requests = [];
-  const problems = [];
-  page.on('request', (r) => requests.push(r.url()));
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-  await page.goto(`${base}/`, { waitUntil: 'load' });
-  return { page, requests, problems };
-}
+/** The page at / of base, ready (words and choices loaded). */
+const openPage = (base, query = '?lang=en') => open(context, `${base}/${query}`);
 
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+  checkChromium();
   ml = await startMatchService();
   backend = await startBackend({ mlUrl: ml.url });
   downBackend = await startBackend({ mlUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 500 });
+  emptyBackend = await startBackend({ mlUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 500 });
+  emptyBackend.directory.db.exec('DELETE FROM lawyers');
   userDataDir = tempDir('legalaid-chromium-');
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -69,6 +38,7 @@ after(async () => {
   await context?.close();
   await backend?.close();
   await downBackend?.close();
+  await emptyBackend?.close();
   await ml?.stop();
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
@@ -106,9 +76,40 @@ describe('the web page', () => {
     assert.match(firstCard, /Specialization/);
     assert.match(firstCard, /Languages/);
     assert.match(firstCard, first.hourly_rate === 0 ? /Pro bono/ : /per hour/);
-    assert.match(await page.locator('#status').textContent(), /10 lawyers found/);
-    assert.match(await page.locator('#model-version').textContent(), new RegExp(expected.body.model_version));
+    assert.match(await page.locator('#status').textContent(), /Lawyers found: 10\b/);
     assert.equal(await page.locator('#error').isHidden(), true);
+
+    // The model version is for operators (API, logs), not shown to clients.
+    assert.match(expected.body.model_version, /\S/);
+    assert.ok(!(await page.locator('body').innerText()).includes(expected.body.model_version), 'no model version on the page');
+    assert.equal(await page.locator('#model-version').count(), 0);
+
+    // Every card says how to reach the lawyer, with working links, and what to do next.
+    const contacts = await cards.evaluateAll((els) => els.map((e) => ({
+      tel: e.querySelector('a.contact-phone')?.getAttribute('href'),
+      phone: e.querySelector('a.contact-phone')?.textContent,
+      mail: e.querySelector('a.contact-email')?.getAttribute('href'),
+      online: e.querySelector('a.contact-online')?.getAttribute('href'),
+      office: e.querySelector('.contact-address')?.textContent,
+      next: e.querySelector('.next-step')?.textContent,
+      reasons: [...e.querySelectorAll('.reason')].map((r) => ({ factor: r.dataset.factor, effect: r.classList[1], text: r.textContent })),
+    })));
+    contacts.forEach((c, i) => {
+      const l = expected.body.lawyers[i];
+      assert.equal(c.phone, l.contact.phone);
+      assert.equal(c.tel, `tel:${l.contact.phone.replace(/[^0-9+]/g, '')}`);
+      assert.equal(c.mail, `mailto:${l.contact.email}`);
+      assert.equal(c.online, l.contact.intake_url);
+      assert.equal(c.office, l.contact.office_address);
+      assert.match(c.next, /^Call as soon as you can|^Call to ask for a first consultation/);
+      assert.match(c.next, /passport/, 'immigration: what to bring');
+      assert.match(c.next, /urgent/, 'urgency high: say so');
+      // Why this place: one plain sentence per factor, from the reasons the API computed.
+      assert.deepEqual(c.reasons.map((r) => [r.factor, r.effect]), l.reasons.map((r) => [r.factor, r.effect]));
+      const price = c.reasons.find((r) => r.factor === 'price').text;
+      assert.match(price, l.hourly_rate === 0 ? /free/ : /of your monthly income|no income/);
+      assert.match(c.reasons.find((r) => r.factor === 'language').text, l.languages.includes('es') ? /Speaks Spanish, your language/ : /Does not list Spanish/);
+    });
 
     // Nothing is loaded from anywhere but the backend's own origin.
     assert.ok(requests.length >= 4);
@@ -118,18 +119,39 @@ describe('the web page', () => {
     await page.close();
   });
 
-  test('the match service down: the page shows the error state, and retry works the same way', async () => {
+  test('the match service down: the error is brought into view and focused, and retry works the same way', async () => {
     const { page } = await openPage(downBackend.url);
+    // A phone-sized window: the results panel sits below the form, out of view after submitting.
+    await page.setViewportSize({ width: 390, height: 700 });
     await fillForm(page);
     await page.click('#submit');
     await page.waitForSelector('#error:not([hidden])');
     assert.match(await page.locator('#error-message').textContent(), /matching service is not available/);
     assert.equal(await page.locator('#results').isHidden(), true);
     assert.equal(await page.locator('#submit').isEnabled(), true, 'the form is usable again');
-    assert.equal(await page.evaluate(() => document.activeElement.id), 'retry', 'focus moves to the retry button');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'error', 'focus moves to the error (role=alert, tabindex=-1)');
+    assert.equal(await page.getAttribute('#error', 'role'), 'alert');
+    assert.equal(await inViewport(page, '#error'), true, 'the error is scrolled into view');
     await screenshot(page, 'service-down.png');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.keyboard.press('Tab'); // to the retry button inside the error
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'retry');
     await page.keyboard.press('Enter'); // retry from the keyboard
     await page.waitForFunction(() => !document.querySelector('#submit').disabled && !document.querySelector('#error').hidden);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'error');
+    assert.equal(await inViewport(page, '#error'), true, 'in view again after the retry');
+    await page.close();
+  });
+
+  test('an empty directory: the page says no lawyer was found (not an error)', async () => {
+    const { page, problems } = await openPage(emptyBackend.url);
+    await fillForm(page);
+    await page.click('#submit');
+    await page.waitForFunction(() => document.querySelector('#status').classList.contains('empty'));
+    assert.match(await page.textContent('#status'), /No lawyers were found/);
+    assert.equal(await page.locator('#error').isHidden(), true);
+    assert.equal(await page.locator('#results').isHidden(), true);
+    assert.deepEqual(problems, []);
     await page.close();
   });
 
@@ -142,10 +164,14 @@ describe('the web page', () => {
     }
     assert.equal(await page.getAttribute('#case_type', 'aria-invalid'), 'true');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'case_type', 'focus on the first bad field');
+    assert.equal(await inViewport(page, '#case_type'), true);
     assert.equal(requests.length, before, 'no request for an invalid form');
     await fillForm(page, { ...FORM, client_income: '-5' });
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.click('#submit');
     assert.match(await page.locator('#client_income-error').textContent(), /0 or more/);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'client_income');
+    assert.equal(await inViewport(page, '#client_income-error'), true, 'the message is in view with its field');
     await screenshot(page, 'validation.png');
     await page.close();
   });
@@ -189,18 +215,19 @@ describe('the web page', () => {
     const json = { case_type: 'housing', case_complexity: 2, urgency: 'low', client_language: 'en', client_region: 'south', client_income: 9000 };
     const top = (await api(backend.url, '/api/match', { method: 'POST', json })).body.lawyers[0];
     const evil = '<img src=x onerror="window.__pwned=1"><b>Bold</b>';
-    backend.directory.db.prepare('UPDATE lawyers SET name = ? WHERE id = ?').run(evil, top.id);
+    backend.directory.db.prepare('UPDATE lawyers SET name = ?, office_address = ? WHERE id = ?').run(evil, evil, top.id);
     try {
       const { page } = await openPage(backend.url);
       await fillForm(page, { case_type: 'housing', urgency: 'low', case_complexity: '2', client_language: 'en', client_region: 'south', client_income: '9000' });
       await page.click('#submit');
       await page.waitForSelector('#results li.lawyer');
       assert.equal(await page.locator('#results .name').first().textContent(), evil);
+      assert.equal(await page.locator('#results .contact-address').first().textContent(), evil);
       assert.equal(await page.locator('#results img, #results b').count(), 0);
       assert.equal(await page.evaluate(() => window.__pwned), undefined);
       await page.close();
     } finally {
-      backend.directory.db.prepare('UPDATE lawyers SET name = ? WHERE id = ?').run(top.name, top.id);
+      backend.directory.db.prepare('UPDATE lawyers SET name = ?, office_address = ? WHERE id = ?').run(top.name, top.contact.office_address, top.id);
     }
   });
 });

@@ -9,21 +9,46 @@ import sys
 
 import pytest
 
-from ml_model import contract
+from ml_model import contract, openapi
 from ml_model.paths import REPO_ROOT
 from ml_model.schema import FEATURE_FIELDS
 
 
 def test_the_committed_contract_is_current(tmp_path) -> None:
     assert contract.main(["--check"]) == 0, (
-        "run `python ml_model/contract.py` and commit backend/lib/contract.json"
+        "run `python ml_model/contract.py` and commit backend/lib/contract.json and ml_model/openapi.json"
     )
     stale = tmp_path / "contract.json"
     stale.write_text(contract.rendered().replace('"max": 5', '"max": 6'))
     assert contract.main(["--check", "--out", str(stale)]) == 1
-    r = subprocess.run([sys.executable, str(REPO_ROOT / "ml_model/contract.py"), "--out", str(stale)],
-                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    current_doc = tmp_path / "openapi.json"
+    current_doc.write_text(openapi.rendered())
+    r = subprocess.run([sys.executable, str(REPO_ROOT / "ml_model/contract.py"), "--out", str(stale),
+                        "--openapi-out", str(current_doc)], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 0 and stale.read_text() == contract.rendered()
+
+
+def test_a_stale_openapi_description_fails_the_check(tmp_path) -> None:
+    """The committed description drifts when the schema changes: the check names the file."""
+    current = tmp_path / "contract.json"
+    current.write_text(contract.rendered())
+    doc = tmp_path / "openapi.json"
+    assert '"maximum": 5,' in openapi.rendered()  # case_complexity's bound, as the edit below assumes
+    doc.write_text(openapi.rendered().replace('"maximum": 5,', '"maximum": 6,', 1))
+    assert contract.main(["--check", "--out", str(current), "--openapi-out", str(doc)]) == 1
+    doc.unlink()  # a missing file is stale too
+    assert contract.main(["--check", "--out", str(current), "--openapi-out", str(doc)]) == 1
+    assert contract.main(["--out", str(current), "--openapi-out", str(doc)]) == 0
+    assert doc.read_text(encoding="utf-8") == openapi.rendered()
+    assert contract.main(["--check", "--out", str(current), "--openapi-out", str(doc)]) == 0
+
+
+def test_the_committed_description_is_the_generated_one() -> None:
+    committed = json.loads(openapi.OPENAPI_FILE.read_text(encoding="utf-8"))
+    assert committed == openapi.openapi_document()
+    integer_fields = {f.name for f in FEATURE_FIELDS if f.kind == "int"}
+    props = committed["components"]["schemas"]["Instance"]["properties"]
+    assert {n for n, p in props.items() if p["type"] == "integer"} == integer_fields
 
 
 def test_the_backend_reads_the_schemas_vocabularies_and_limits() -> None:

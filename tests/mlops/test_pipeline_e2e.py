@@ -123,7 +123,9 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     diff = repo.dvc("metrics", "diff", "--json")
     assert diff.returncode == 0, diff.stderr
-    assert "auc" in json.loads(diff.stdout)["tracking/last_metrics.json"]  # the candidate's, against the commit
+    assert (
+        "auc" in json.loads(diff.stdout)["tracking/last_metrics.json"]
+    )  # the candidate's, against the commit
 
 
 def _bad_datasets(tmp: Path) -> dict[str, tuple[Path, list[str]]]:

@@ -1,0 +1,129 @@
+// The page's languages: one file src/i18n/<code>.json per language of the data contract, each with
+// exactly the keys of English, the same {placeholders}, and a label for every vocabulary value the
+// page shows. Pure file checks plus src/i18n.js imported in Node: no browser, no service.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, BACKEND } from './helpers.mjs';
+
+const SRC = path.join(REPO, 'src');
+const I18N = path.join(SRC, 'i18n');
+const CONTRACT = JSON.parse(fs.readFileSync(path.join(BACKEND, 'lib', 'contract.json'), 'utf8'));
+const LANGUAGES = CONTRACT.fields.client_language.vocab;
+const dicts = Object.fromEntries(fs.readdirSync(I18N).filter((f) => f.endsWith('.json'))
+  .map((f) => [f.replace(/\.json$/, ''), JSON.parse(fs.readFileSync(path.join(I18N, f), 'utf8'))]));
+const EN = dicts.en;
+const { pickLanguage, placeholdersOf, createTranslator, reasonText, directionOf } = await import(path.join(SRC, 'i18n.js'));
+
+// The vocabularies the page shows, and the contract fields whose values it labels with them.
+const PAGE_VOCABS = ['case_type', 'urgency', 'client_language', 'client_region'];
+const LABELLED_WITH = { lawyer_specialization: 'case_type', lawyer_language: 'client_language', lawyer_region: 'client_region' };
+
+describe('translation files', () => {
+  test('one file per language of the data contract, no more, no fewer', () => {
+    assert.deepEqual(Object.keys(dicts).sort(), [...LANGUAGES].sort());
+    assert.deepEqual([...LANGUAGES].sort(), ['ar', 'en', 'es', 'fr', 'vi', 'zh']);
+  });
+
+  for (const lang of LANGUAGES) {
+    test(`${lang}: exactly the keys of en.json, every text non-empty, the same placeholders`, () => {
+      const dict = dicts[lang];
+      const missing = Object.keys(EN).filter((k) => !Object.hasOwn(dict, k));
+      const extra = Object.keys(dict).filter((k) => !Object.hasOwn(EN, k));
+      assert.deepEqual(missing, [], `${lang}.json lacks keys`);
+      assert.deepEqual(extra, [], `${lang}.json has keys en.json does not`);
+      for (const [key, text] of Object.entries(dict)) {
+        assert.equal(typeof text, 'string', `${lang} ${key}`);
+        assert.ok(text.trim().length > 0, `${lang} ${key} is empty`);
+        assert.deepEqual(placeholdersOf(text), placeholdersOf(EN[key]), `${lang} ${key}: placeholders`);
+        assert.doesNotMatch(text, /[<>]/, `${lang} ${key}: no markup`);
+      }
+      if (lang !== 'en') {
+        const same = Object.keys(EN).filter((k) => dict[k] === EN[k] && !/^\{?[\w{} /.%]*\}?$|^Pro bono|^\d/.test(EN[k]));
+        assert.ok(same.length <= 6, `${lang}: these look untranslated: ${same.join(', ')}`);
+      }
+    });
+  }
+
+  test('every vocabulary value of the contract that the page shows has a label in every language', () => {
+    for (const [field, labelledBy] of Object.entries(LABELLED_WITH)) {
+      for (const v of CONTRACT.fields[field].vocab) {
+        assert.ok(CONTRACT.fields[labelledBy].vocab.includes(v), `${field} value ${v} is labelled through ${labelledBy}`);
+      }
+    }
+    const lacking = [];
+    for (const lang of LANGUAGES) {
+      for (const field of PAGE_VOCABS) {
+        for (const value of CONTRACT.fields[field].vocab) {
+          if (!dicts[lang][`vocab.${field}.${value}`]) lacking.push(`${lang}: vocab.${field}.${value}`);
+        }
+      }
+      for (const value of CONTRACT.fields.case_type.vocab) {
+        for (const key of [`next_step.${value}`, `case_type_examples.${value}`]) if (!dicts[lang][key]) lacking.push(`${lang}: ${key}`);
+      }
+      const { min, max } = CONTRACT.fields.case_complexity;
+      for (let n = min; n <= max; n++) if (!dicts[lang][`complexity.${n}`]) lacking.push(`${lang}: complexity.${n}`);
+    }
+    assert.deepEqual(lacking, []);
+  });
+
+  test('every key the page uses literally exists (index.html data-i18n, t(...) in the scripts)', () => {
+    const html = fs.readFileSync(path.join(SRC, 'index.html'), 'utf8');
+    const used = new Set([...html.matchAll(/data-i18n="([^"]+)"/g)].map((m) => m[1]));
+    for (const file of ['app.js', 'i18n.js']) {
+      const js = fs.readFileSync(path.join(SRC, file), 'utf8');
+      for (const m of js.matchAll(/\bt\(\s*'([\w.]+)'/g)) used.add(m[1]);
+    }
+    assert.ok(used.size > 40, `found ${used.size} keys`);
+    assert.deepEqual([...used].filter((k) => !Object.hasOwn(EN, k)), []);
+  });
+
+  test('the vocabularies are not retyped in the page\'s script', () => {
+    const js = fs.readFileSync(path.join(SRC, 'app.js'), 'utf8');
+    for (const v of [...CONTRACT.fields.case_type.vocab, ...CONTRACT.fields.client_region.vocab]) {
+      assert.doesNotMatch(js, new RegExp(`['"]${v}['"]`), `app.js names ${v}`);
+    }
+  });
+});
+
+describe('choosing the language', () => {
+  test('the browser\'s preferred languages pick the page\'s, region subtags ignored; ?lang= wins', () => {
+    assert.equal(pickLanguage(LANGUAGES, ['es-MX', 'en-US']), 'es');
+    assert.equal(pickLanguage(LANGUAGES, ['de-DE', 'fr-CA', 'en']), 'fr');
+    assert.equal(pickLanguage(LANGUAGES, ['zh-TW']), 'zh');
+    assert.equal(pickLanguage(LANGUAGES, ['AR']), 'ar');
+    assert.equal(pickLanguage(LANGUAGES, ['de', 'pt-BR']), 'en', 'none offered: English');
+    assert.equal(pickLanguage(LANGUAGES, []), 'en');
+    assert.equal(pickLanguage(LANGUAGES, ['es'], 'vi'), 'vi');
+    assert.equal(pickLanguage(LANGUAGES, ['es'], 'xx'), 'es', 'an unknown ?lang= is ignored');
+    assert.equal(directionOf('ar'), 'rtl');
+    for (const lang of LANGUAGES.filter((l) => l !== 'ar')) assert.equal(directionOf(lang), 'ltr');
+  });
+
+  test('every reason reads as a whole sentence in every language (no {placeholder} left)', () => {
+    const reasons = [
+      { factor: 'specialization', effect: 'plus', specialization: 'family', case_type: 'family' },
+      { factor: 'specialization', effect: 'minus', specialization: 'criminal', case_type: 'family' },
+      { factor: 'language', effect: 'plus', language: 'es', client_language: 'es' },
+      { factor: 'language', effect: 'minus', language: 'en', client_language: 'vi' },
+      { factor: 'price', effect: 'plus', hourly_rate: 0, client_income: 22000, income_share_per_hour: null },
+      { factor: 'price', effect: 'minus', hourly_rate: 365, client_income: 22000, income_share_per_hour: 0.199 },
+      { factor: 'price', effect: 'plus', hourly_rate: 50, client_income: 900000, income_share_per_hour: 0.001 },
+      { factor: 'price', effect: 'minus', hourly_rate: 50, client_income: 0, income_share_per_hour: null },
+      ...['plus', 'neutral', 'minus'].map((effect) => ({ factor: 'distance', effect, distance_km: 12.345 })),
+      ...['plus', 'neutral', 'minus'].map((effect) => ({ factor: 'caseload', effect, active_cases: 21 })),
+      { factor: 'record', effect: 'plus', rating: 4.5, experience_years: 12 },
+    ];
+    for (const lang of LANGUAGES) {
+      const tr = createTranslator(lang, dicts[lang]);
+      for (const r of reasons) {
+        const text = reasonText(r, tr);
+        assert.ok(text && !/[{}]/.test(text) && !/\breason\./.test(text), `${lang} ${JSON.stringify(r)}: ${text}`);
+      }
+      assert.match(reasonText(reasons[5], tr), /365/);
+      assert.match(reasonText(reasons[5], tr), /20/, `${lang}: the share of a month's income`);
+      assert.equal(reasonText({ factor: 'network_internals' }, tr), null, 'an unknown factor is not shown');
+    }
+  });
+});

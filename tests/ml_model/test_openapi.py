@@ -1,0 +1,347 @@
+"""One published contract for the match service (issue 13, section 4), over real HTTP.
+
+The service serves an OpenAPI 3.1 description generated from ``ml_model/schema.py``; it is a
+valid document (openapi-spec-validator), it describes every field the schema has, and real
+answers (scores, warnings, errors) fit it (jsonschema). A bad request lists every problem at
+once, with its place; unknown categories are scored and named in ``warnings``; the WSGI fast
+path and the Flask path give the same answers. Last, schemathesis fuzzes the live service from
+the description: no 5xx, and every answer matches what the description promises.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+from ml_model.openapi import OPENAPI_FILE, openapi_document
+from ml_model.schema import (
+    CASE_FIELDS,
+    FEATURE_FIELDS,
+    FEATURES,
+    LAWYER_FIELDS,
+    MAX_ERRORS,
+    MAX_TEXT_CHARS,
+    PAIR_FIELDS,
+    SMALL_BATCH,
+    checked_lawyer_ids,
+    checked_record,
+    checked_records,
+    lawyer_problems,
+)
+from mlops.scripts.generate_data import simulate
+from tests.support.service import Service, running_service
+
+# Hypothesis caches what it learns in ./.hypothesis: not in the work tree (as test_properties does).
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "legalaid-hypothesis"))
+DOC = openapi_document()
+CASE = [f.name for f in CASE_FIELDS]
+ONE = json.loads(simulate(40, 13)[list(FEATURES)].to_json(orient="records"))
+FLASK_ONLY = "application/json; charset=utf-8"  # the fast path takes exactly "application/json"
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("openapi")) as svc:
+        yield svc
+
+
+def post(svc: Service, path: str, body: object, content_type: str = "application/json") -> requests.Response:
+    return requests.post(
+        svc.url + path, data=json.dumps(body), headers={"Content-Type": content_type}, timeout=10
+    )
+
+
+def conforms(body: object, schema_name: str) -> None:
+    """Raise unless ``body`` fits the description's component ``schema_name`` (refs resolved in DOC)."""
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": DOC["components"]}
+    jsonschema.Draft202012Validator(schema).validate(body)
+
+
+def rank_body(n: int = 3, **case_changes: object) -> dict:
+    case = {k: ONE[0][k] for k in CASE} | case_changes
+    lawyers = [{"lawyer_id": f"L{i}", **{k: v for k, v in ONE[i].items() if k not in CASE}} for i in range(n)]
+    return {"case": case, "lawyers": lawyers}
+
+
+def test_the_description_is_valid_openapi_31_and_served_as_committed(svc: Service) -> None:
+    validate(DOC)  # raises on any breach of the OpenAPI 3.1 schema
+    r = requests.get(svc.url + "/openapi.json", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    assert r.json() == DOC == json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
+    assert DOC["openapi"] == "3.1.0"
+    broken = copy.deepcopy(DOC)  # the validator has teeth: a JSON Schema type that does not exist
+    broken["components"]["schemas"]["Instance"]["properties"]["case_complexity"]["type"] = "int"
+    with pytest.raises(OpenAPIValidationError, match="'int' is not valid"):
+        validate(broken)
+    refs = set(_refs(DOC))  # the validator does not resolve references: every one must name a schema
+    assert refs == {f"#/components/schemas/{name}" for name in DOC["components"]["schemas"]}
+
+
+def _refs(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_endpoint_and_every_field_is_described() -> None:
+    assert set(DOC["paths"]) == {"/health", "/predict", "/rank", "/metrics", "/openapi.json"}
+    schemas = DOC["components"]["schemas"]
+    for name, fields, extra in (
+        ("Instance", FEATURE_FIELDS, []),
+        ("Case", CASE_FIELDS, []),
+        ("RankLawyer", LAWYER_FIELDS + PAIR_FIELDS, ["lawyer_id"]),
+    ):
+        assert schemas[name]["required"] == extra + [f.name for f in fields], name
+        for f in fields:
+            prop = schemas[name]["properties"][f.name]
+            if f.kind == "category":
+                assert prop["type"] == "string" and prop["maxLength"] == MAX_TEXT_CHARS
+                assert prop["x-known-values"] == list(f.vocab), f.name
+            else:
+                assert prop["type"] == ("integer" if f.kind == "int" else "number"), f.name
+                assert (prop["minimum"], prop["maximum"]) == (f.min, f.max), f.name
+    assert [s["type"] for s in schemas["LawyerId"]["oneOf"]] == ["string", "integer"]
+    for response, results in (("PredictResponse", "predictions"), ("RankResponse", "ranking")):
+        assert set(schemas[response]["required"]) == {
+            "model_version", "prediction_id", results, "warnings", "warning_count"
+        }  # fmt: skip
+    ranked = schemas["RankResponse"]["properties"]["ranking"]["items"]
+    assert set(ranked["required"]) == {"lawyer_id", "match_probability"}
+    assert set(schemas["BadRequest"]["required"]) == {"error", "errors", "error_count"}
+    assert set(schemas["Problem"]["required"]) == {"location", "index", "field", "message"}
+    assert set(schemas["Warning"]["required"]) == {"location", "index", "field", "value", "message"}
+    predict = DOC["paths"]["/predict"]["post"]["responses"]
+    assert set(predict) == {"200", "400", "413", "500"}
+
+
+def test_real_answers_fit_the_description(svc: Service) -> None:
+    conforms(requests.get(svc.url + "/health", timeout=5).json(), "Health")
+    conforms(post(svc, "/predict", {"instances": ONE[:3]}).json(), "PredictResponse")
+    conforms(post(svc, "/rank", rank_body(5, case_type="Family")).json(), "RankResponse")
+    conforms(post(svc, "/predict", {"instances": [{}] * 3}).json(), "BadRequest")
+    conforms(requests.get(svc.url + "/nowhere", timeout=5).json(), "Error")
+    answer = {"model_version": "v1", "prediction_id": "0" * 32, "predictions": [0.5]}
+    with pytest.raises(jsonschema.ValidationError):  # the check has teeth: an answer without warnings fails,
+        conforms(answer, "PredictResponse")
+    with pytest.raises(
+        jsonschema.ValidationError, match="'debug' was unexpected"
+    ):  # and so does an undescribed key
+        conforms({**answer, "warnings": [], "warning_count": 0, "debug": 1}, "PredictResponse")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", FLASK_ONLY])
+def test_a_bad_request_lists_every_problem_with_its_place(svc: Service, content_type: str) -> None:
+    items = [dict(x) for x in ONE[:3]]
+    items[0]["case_type"] = 7
+    del items[0]["urgency"]
+    items[2]["lawyer_rating"] = 9.5
+    r = post(svc, "/predict", {"instances": items}, content_type)
+    assert r.status_code == 400
+    body = r.json()
+    assert [(e["location"], e["index"], e["field"]) for e in body["errors"]] == [
+        ("instances", 0, "case_type"),
+        ("instances", 0, "urgency"),
+        ("instances", 2, "lawyer_rating"),
+    ]
+    assert body["errors"][1]["message"] == "missing field 'urgency'"
+    assert body["error_count"] == 3
+    assert body["error"] == "; ".join(
+        ["instances[0]: field 'case_type' must be a string, got 7", "instances[0]: missing field 'urgency'",
+         "instances[2]: field 'lawyer_rating' must be a number in [1, 5], got 9.5"]
+    )  # fmt: skip
+
+
+def test_many_problems_are_capped_and_counted(svc: Service) -> None:
+    for n in (20, 40):  # 20 objects take the per-object check, 40 the column-wise one first
+        items = [{**x, "distance_km": -1} for x in ONE[:n]]
+        body = post(svc, "/predict", {"instances": items}).json()
+        assert len(body["errors"]) == MAX_ERRORS and body["error_count"] == n
+        assert [e["index"] for e in body["errors"]] == list(range(MAX_ERRORS))
+        assert body["error"].startswith("instances[0]: field 'distance_km' must be a number in [0, 20000]")
+        assert body["error"].endswith("more: see 'errors')") and len(body["error"]) < 400
+    body = post(svc, "/predict", {"instances": [{}] * 1000}).json()  # 14 missing fields each
+    assert body["error_count"] == 14 * 1000 and len(body["errors"]) == MAX_ERRORS
+
+
+def test_rank_reports_the_case_and_every_lawyer_at_once(svc: Service) -> None:
+    body = rank_body(4, urgency="x" * 100)
+    body["lawyers"][1]["lawyer_id"] = ""
+    del body["lawyers"][3]["distance_km"]
+    body["lawyers"][2] = "not a lawyer"
+    answer = post(svc, "/rank", body).json()
+    assert [(e["location"], e["index"], e["field"]) for e in answer["errors"]] == [
+        ("case", None, "urgency"),
+        ("lawyers", 1, "lawyer_id"),
+        ("lawyers", 2, None),
+        ("lawyers", 3, "distance_km"),
+    ]
+    assert "x" * 41 not in answer["error"] and "(100 characters)" in answer["error"]
+    shape = post(svc, "/rank", {"case": {}, "lawyers": 5}).json()
+    assert (shape["errors"][0]["location"], shape["errors"][0]["field"]) == ("body", "lawyers")
+    assert shape["error_count"] == 1 + len(CASE_FIELDS)  # the list, then every missing case field
+
+
+def test_unknown_categories_are_scored_not_normalised_and_named(svc: Service) -> None:
+    def score(case_type: str) -> dict:
+        return post(svc, "/predict", {"instances": [{**ONE[0], "case_type": case_type}]}).json()
+
+    known, cased, unknown = score("family"), score("Family"), score("maritime")
+    assert known["warnings"] == [] and known["warning_count"] == 0
+    assert cased["predictions"] == unknown["predictions"] != known["predictions"]  # "Family" is not "family"
+    [warning] = cased["warnings"]
+    assert (warning["location"], warning["index"], warning["field"], warning["value"]) == (
+        "instances", 0, "case_type", "Family"
+    )  # fmt: skip
+    assert "did you mean 'family'?" in warning["message"]
+    assert "known: family, criminal" in unknown["warnings"][0]["message"]
+    long = score("m" * MAX_TEXT_CHARS)["warnings"][0]["value"]
+    assert long == "m" * 40 + "…"
+
+
+def test_rank_warns_once_for_the_case_and_per_lawyer(svc: Service) -> None:
+    body = rank_body(30, client_region="North")
+    for i in (4, 7):
+        body["lawyers"][i]["lawyer_language"] = "klingon"
+    answer = post(svc, "/rank", body).json()
+    places = [(w["location"], w["index"], w["field"]) for w in answer["warnings"]]
+    assert places == [("case", None, "client_region"), ("lawyers", 4, "lawyer_language"),
+                      ("lawyers", 7, "lawyer_language")]  # fmt: skip
+    assert answer["warning_count"] == 3 and len(answer["ranking"]) == 30
+    for lawyer in body["lawyers"]:
+        lawyer["lawyer_region"] = "nowhere"
+    answer = post(svc, "/rank", body).json()
+    assert answer["warning_count"] == 1 + 30 + 2 and len(answer["warnings"]) == MAX_ERRORS
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/predict", {"instances": [{**ONE[0], "urgency": "ASAP"}, ONE[1]]}),
+        ("/rank", rank_body(20, case_type="Housing")),
+        ("/predict", {"instances": [{**ONE[0], "lawyer_rating": 0}, {}]}),
+        ("/rank", {**rank_body(2), "case": []}),
+        ("/predict", [1]),
+    ],
+    ids=["predict-warnings", "rank-warnings", "predict-errors", "rank-errors", "not-an-object"],
+)
+def test_the_fast_path_and_the_flask_path_answer_alike(svc: Service, path: str, body: object) -> None:
+    fast, flask = post(svc, path, body), post(svc, path, body, FLASK_ONLY)
+    assert fast.status_code == flask.status_code
+    a, b = fast.json(), flask.json()
+    if fast.status_code == 200:
+        assert a.pop("prediction_id") != b.pop("prediction_id")
+        assert a["warnings"]
+    assert a == b
+
+
+def test_an_integral_float_lawyer_id_is_the_integer_and_405_says_what_is_allowed(svc: Service) -> None:
+    body = rank_body(2)
+    body["lawyers"][1]["lawyer_id"] = 7.0  # an integer to JSON Schema and JavaScript
+    ids = [x["lawyer_id"] for x in post(svc, "/rank", body).json()["ranking"]]
+    assert 7 in ids and all(type(i) in (int, str) for i in ids)
+    r = requests.put(svc.url + "/predict", timeout=5)
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+
+
+any_value = (
+    st.sampled_from([v for f in FEATURE_FIELDS for v in f.vocab])
+    | st.integers(min_value=-3, max_value=30)
+    | st.integers()
+    | st.integers(min_value=2**53 - 2, max_value=2**64)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(min_value=0, max_value=50).map(round)  # integral floats: 3.0 is an integer
+    | st.text(st.characters(codec=None, exclude_categories=()), max_size=70)
+    | st.none()
+    | st.booleans()
+    | st.lists(st.integers(), max_size=2)
+)
+
+
+@st.composite
+def lawyers(draw: st.DrawFn, size: int) -> list:
+    """Good lawyer objects with up to three fields replaced by anything (often still valid) or removed."""
+    good = [
+        {"lawyer_id": i, **{k: ONE[i % len(ONE)][k] for k in FEATURES if k not in CASE}} for i in range(size)
+    ]
+    names = [*good[0]]
+    places = st.tuples(st.integers(0, size - 1), st.sampled_from(names))
+    for i, name in draw(st.lists(places, max_size=3, unique=True)):
+        if draw(st.integers(0, 4)):
+            good[i][name] = draw(any_value)
+        else:
+            del good[i][name]
+    return good
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(st.one_of(lawyers(1), lawyers(3), lawyers(SMALL_BATCH + 5)))
+def test_the_fast_checks_and_the_problem_lists_agree(items: list) -> None:
+    """The fast checks (per object for a few, column-wise for many) refuse exactly what the slow
+    path reports a problem for, so an answer is never a 200 with problems nor a 400 without."""
+    fields = LAWYER_FIELDS + PAIR_FIELDS
+    problems = list(lawyer_problems(items, fields, "lawyers"))
+    fast = checked_records(items, fields)
+    ids = checked_lawyer_ids(items) if fast is not None else None
+    assert (ids is None) == bool(problems), problems[:3]
+    for i, item in enumerate(items[:4]):
+        assert (checked_record(item, fields) is None) == any(
+            p.field != "lawyer_id" for p in problems if p.index == i
+        )
+
+
+def schemathesis_run(svc: Service, folder: Path, schema: str, *args: str) -> subprocess.CompletedProcess:
+    """``st run`` against the live service, bounded: fixed seed, no example database, in ``folder``
+    (schemathesis writes .hypothesis/ and .schemathesis/ into its working folder)."""
+    config = folder / "schemathesis.toml"
+    # A body over 1 MiB is a 413 whatever the schema says (JSON Schema cannot bound bytes): at
+    # maxItems (10,000 instances) it is.
+    config.write_text(
+        '[checks.negative_data_rejection]\nexpected-statuses = ["400", "413"]\n'
+        '[checks.positive_data_acceptance]\nexpected-statuses = ["200", "413"]\n'
+    )
+    st = Path(sys.executable).parent / "st"
+    cmd = [str(st), "--config-file", str(config), "run", schema, "--url", svc.url, "--checks", "all",
+           "--seed", "20261127", "--generation-database", "none", "--workers", "1", "--no-color",
+           "--request-timeout", "10", *args]  # fmt: skip
+    return subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_5xx_and_no_breach_of_the_description(svc: Service, tmp_path: Path) -> None:
+    """Every phase (examples, boundaries, positive and negative fuzzing) over every operation:
+    no 5xx, every answer's status, content type and body as described, valid data accepted,
+    invalid data refused. About 10 s here."""
+    r = schemathesis_run(svc, tmp_path, svc.url + "/openapi.json", "--max-examples", "150")
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert "Fuzzing" in r.stdout and " passed" in r.stdout
+
+
+def test_schemathesis_catches_a_description_that_promises_too_much(svc: Service, tmp_path: Path) -> None:
+    """The fuzz test can fail: a description that allows case_complexity 6 (the service refuses
+    it) is caught by the boundary phase in a few seconds."""
+    lying = copy.deepcopy(DOC)
+    lying["components"]["schemas"]["Instance"]["properties"]["case_complexity"]["maximum"] = 6
+    (tmp_path / "lying.json").write_text(json.dumps(lying))
+    r = schemathesis_run(svc, tmp_path, str(tmp_path / "lying.json"), "--phases", "coverage",
+                         "--include-path", "/predict", "--max-examples", "20")  # fmt: skip
+    assert r.returncode != 0 and "Schema-valid request rejected" in r.stdout, r.stdout[-3000:]
