@@ -41,6 +41,8 @@ LAST_METRICS = TRACKING_DIR / "last_metrics.json"
 LAST_RETRAIN = TRACKING_DIR / "last_retrain.json"
 EVAL_LATEST = TRACKING_DIR / "eval_latest.json"
 DRIFT_LATEST = TRACKING_DIR / "drift_latest.json"
+# The DVC stage's whole drift report (not tracked): the job summary states the same run's verdict.
+DRIFT_REPORT_LATEST = TRACKING_DIR / "drift_report_latest.json"
 RETRAIN_LOCK = TRACKING_DIR / ".retrain.lock"
 PROMOTE_LOCK = TRACKING_DIR / ".promote.lock"
 

@@ -238,8 +238,12 @@ function setLoading(loading) {
   submitButton.textContent = t(loading ? 'form.submitting' : 'form.submit');
   $('results-panel').setAttribute('aria-busy', String(loading));
   if (loading) {
+    // Hiding the error box would drop focus to <body> if it held it (the Retry button): keep it
+    // on the results heading, where the outcome will appear.
+    const hadFocus = errorBox.contains(document.activeElement);
     state.error = null;
     renderError();
+    if (hadFocus) resultsTitle.focus();
     setStatus('status.loading', undefined, 'loading');
   } else if (state.status && state.status.kind === 'loading') {
     setStatus(null);
@@ -277,7 +281,8 @@ function detail(dl, term, value) {
 
 // Contact values become links only when they are well-formed; shown left to right in every language.
 const PHONE_RE = /^[0-9 +().-]{7,32}$/;
-const EMAIL_RE = /^[^\s@<>"']+@[^\s@<>"']+\.[^\s@<>"']+$/;
+// No ? & % either: in a mailto: link they would add headers (cc, body) to the message.
+const EMAIL_RE = /^[^\s@<>"'?&%]+@[^\s@<>"'?&%]+\.[^\s@<>"'?&%]+$/;
 function safeHttpsUrl(text) {
   try {
     const url = new URL(text);

@@ -4,7 +4,7 @@
 ALTER TABLE lawyers ADD COLUMN phone TEXT
   CHECK (phone IS NULL OR (length(phone) BETWEEN 7 AND 32 AND phone NOT GLOB '*[^0-9 +().-]*'));
 ALTER TABLE lawyers ADD COLUMN email TEXT
-  CHECK (email IS NULL OR (length(email) <= 254 AND email GLOB '?*@?*.?*' AND email NOT GLOB '*[ <>"'']*'));
+  CHECK (email IS NULL OR (length(email) <= 254 AND email GLOB '?*@?*.?*' AND email NOT GLOB '*[ <>"''?&%]*'));
 ALTER TABLE lawyers ADD COLUMN office_address TEXT
   CHECK (office_address IS NULL OR length(office_address) BETWEEN 1 AND 200);
 ALTER TABLE lawyers ADD COLUMN intake_url TEXT

@@ -93,15 +93,19 @@ def page_title(result: dict[str, Any]) -> str:
 
 
 def with_header(page: str, result: dict[str, Any]) -> str:
-    """Evidently's standalone HTML with our title and our header as the first thing in <body>."""
+    """Evidently's standalone HTML with our title first in <head> and our header first in <body>.
+
+    Evidently's <head> has no title of its own (the tab showed the first <title> in Plotly's
+    bundled SVG, "plotly-logomark"); only the tags themselves are searched, never the scripts.
+    """
     title = f"<title>{html.escape(page_title(result))}</title>"
-    page, titles = re.subn(r"<title>.*?</title>", lambda _: title, page, count=1, flags=re.S)
-    if not titles:
-        page = page.replace("<head>", "<head>" + title, 1)
-    body = re.search(r"<body[^>]*>", page)
-    if body is None:
-        raise RuntimeError("Evidently's HTML has no <body>: cannot place the verdict")
-    return page[: body.end()] + header_html(result) + page[body.end() :]
+    head = re.search(r"<head(\s[^>]*)?>", page)
+    body = re.search(r"<body(\s[^>]*)?>", page)
+    if head is None or body is None or body.start() < head.end():
+        raise RuntimeError("Evidently's HTML has no <head> before its <body>: cannot place the verdict")
+    return (
+        page[: head.end()] + title + page[head.end() : body.end()] + header_html(result) + page[body.end() :]
+    )
 
 
 def write_report(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
@@ -114,16 +118,22 @@ def write_report(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
     return html_path
 
 
+_STAMPED = re.compile(REPORT_PREFIX + r"(\d{8}_\d{6})\.(html|json)")
+
+
 def prune_reports(out_dir: Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` reports (HTML and JSON pairs, by timestamp in the name)."""
-    stamps = sorted(
-        {p.name[len(REPORT_PREFIX) :].rsplit(".", 1)[0] for p in out_dir.glob(f"{REPORT_PREFIX}*")}
-    )
-    removed = []
-    for stamp in stamps[: max(len(stamps) - keep, 0)]:
-        for path in out_dir.glob(f"{REPORT_PREFIX}{stamp}.*"):
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    """Delete all but the newest ``keep`` reports (HTML and JSON pairs, by the timestamp in the name).
+
+    Only names of exactly our pattern count (a stray ``.bak`` or a temp file is left alone), and
+    ``keep`` must be at least 1, so the report just written is never the one deleted.
+    """
+    if keep < 1:
+        raise ValueError(f"monitor.keep_reports must be at least 1, not {keep}")
+    stamped = [(m.group(1), p) for p in out_dir.iterdir() if (m := _STAMPED.fullmatch(p.name))]
+    old = sorted({stamp for stamp, _ in stamped})[:-keep]
+    removed = [p for stamp, p in stamped if stamp in old]
+    for path in removed:
+        path.unlink(missing_ok=True)
     if removed:
         log.info(
             "Removed %d old report file(s) from %s (keeping the newest %d).", len(removed), out_dir, keep

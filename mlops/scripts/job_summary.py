@@ -2,7 +2,7 @@
 
 Reads what the pipeline's steps left in the tracking folder (``last_retrain.json`` from
 retrain_model.py, ``drift_latest.json`` from monitor_model.py, ``eval_latest.json`` from
-evaluate_model.py) and the newest drift report's verdict sentence in ``mlops/reports`` and appends one Markdown section to ``$GITHUB_STEP_SUMMARY`` (GitHub shows it on
+evaluate_model.py, and the verdict sentence of the same monitor run from ``drift_report_latest.json``) and appends one Markdown section to ``$GITHUB_STEP_SUMMARY`` (GitHub shows it on
 the run's page), or prints it when that is not set. A file that is missing or unreadable is a
 warning (a GitHub annotation when run by Actions) and its part of the summary says so; the script
 always exits 0, because the summary must never fail the job that it describes.
@@ -24,14 +24,13 @@ from typing import Any
 from ml_model.common import exit_script, setup_logging
 from ml_model.paths import (
     DRIFT_LATEST,
+    DRIFT_REPORT_LATEST,
     EVAL_LATEST,
     LAST_RETRAIN,
     REGISTERED_MODEL,
     REPO_ROOT,
-    REPORTS_DIR,
     TRACKING_DIR,
 )
-from mlops.scripts.drift_report import REPORT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -137,28 +136,21 @@ def _promotion_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str
     ]
 
 
-def newest_drift_report(reports_dir: Path = REPORTS_DIR) -> dict[str, Any]:
-    """The newest monitor report's JSON (it has the verdict and reasons); ``{}`` when there is none."""
-    found = sorted(reports_dir.glob(f"{REPORT_PREFIX}*.json"))
-    return load(found[-1]) if found else {}
-
-
 def _drift_lines(drift: dict[str, Any], report: dict[str, Any] | None = None) -> list[str]:
     lines = ["### Data drift", ""]
     if not drift:
         return [*lines, f"No drift result ({_rel(DRIFT_LATEST)})."]
+    judged = "drift" in drift  # the stage writes no verdict below monitor.min_rows
     if report and report.get("verdict"):  # the monitor's own sentence, the same as its HTML and log
         lines += [f"**{fmt(report['verdict'])}**", ""]
-    elif "drift" not in drift:
+    elif not judged:
         lines += ["**NO VERDICT: too few current rows for a drift verdict (monitor.min_rows)**", ""]
     drifted = (report or {}).get("drifted_columns")
-    return [
-        *lines,
-        "| dataset drift | share of drifted columns | drifted columns |",
-        "| :---: | ---: | :--- |",
-        f"| {fmt(drift.get('drift'))} | {fmt(drift.get('drifted'))} "
-        f"| {fmt(', '.join(drifted) if drifted else drifted)} |",
-    ]
+    names = None if drifted is None else ", ".join(drifted) or "none"
+    head = ("| dataset drift | share of drifted columns | drifted columns |" if judged else
+            "| dataset drift | share of columns over the threshold (not judged) | columns over the threshold |")  # fmt: skip
+    return [*lines, head, "| :---: | ---: | :--- |",
+            f"| {fmt(drift.get('drift'))} | {fmt(drift.get('drifted'))} | {fmt(names)} |"]  # fmt: skip
 
 
 def _evaluation_lines(evaluation: dict[str, Any]) -> list[str]:
@@ -202,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         "--tracking-dir", type=Path, default=TRACKING_DIR,
         help=f"folder with {LAST_RETRAIN.name}, {DRIFT_LATEST.name}, {EVAL_LATEST.name} (default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--reports-dir", type=Path, default=REPORTS_DIR, help="the monitor's reports")
     parser.add_argument(
         "--out",
         default=os.environ.get("GITHUB_STEP_SUMMARY") or "-",
@@ -216,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         load(tracking / DRIFT_LATEST.name),
         load(tracking / EVAL_LATEST.name),
         tracking_server=uses_tracking_server(os.environ.get("MLFLOW_TRACKING_URI")),
-        drift_report=newest_drift_report(args.reports_dir),
+        drift_report=load(tracking / DRIFT_REPORT_LATEST.name)
+        if (tracking / DRIFT_REPORT_LATEST.name).exists()
+        else {},
     )
     if args.out == "-":
         sys.stdout.write(text)

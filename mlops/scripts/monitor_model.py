@@ -37,6 +37,7 @@ from ml_model.paths import (
     DATASET,
     DEFAULT_PREDICTION_LOG,
     DRIFT_LATEST,
+    DRIFT_REPORT_LATEST,
     ML_MODEL_DIR,
     PARAMS_FILE,
     PRODUCTION_DATA,
@@ -136,13 +137,18 @@ def drift_metrics(cfg: dict[str, Any], with_tests: bool) -> list[Any]:
     ``drift_share``, exactly where ``drift_verdict`` does. Below ``min_rows`` there are no tests.
     """
     from evidently.metrics import DriftedColumnsCount, ValueDrift
-    from evidently.tests import lt
+    from evidently.tests import gte, lt
 
     def method(column: str) -> str:
         return cfg["num_method"] if column in NUMERIC else cfg["cat_method"]
 
     def below(value: float) -> list[Any]:
         return [lt(value)] if with_tests else []
+
+    def no_drift(column: str) -> list[Any]:  # a distance drifts at >= threshold, a p-value at < threshold
+        if not with_tests or column not in keys:
+            return []
+        return [gte(cfg["threshold"])] if method(column) in _P_VALUE_METHODS else [lt(cfg["threshold"])]
 
     share = DriftedColumnsCount(columns=list(FEATURES), num_method=cfg["num_method"],
                                 cat_method=cfg["cat_method"], threshold=cfg["threshold"],
@@ -153,7 +159,7 @@ def drift_metrics(cfg: dict[str, Any], with_tests: bool) -> list[Any]:
             column=c,
             method=method(c),
             threshold=cfg["threshold"],
-            tests=below(cfg["threshold"]) if c in keys else [],
+            tests=no_drift(c),
         )
         for c in FEATURES
     ]
@@ -285,6 +291,7 @@ def write_outputs(snapshot: Any, result: dict[str, Any], out_dir: Path, cfg: dic
         verdict = {"drift": result["dataset_drift"]} if result["enough_data"] else {}
         # ``drifted``: the share (0 to 1) of feature columns that drifted.
         atomic_write_json(DRIFT_LATEST, {**verdict, "drifted": round(result["share_drifted"], 4)})
+        atomic_write_json(DRIFT_REPORT_LATEST, result)  # the same run's verdict, for the job summary
     return html
 
 
@@ -312,6 +319,37 @@ def production_version() -> str | None:
         return str(read_manifest(ML_MODEL_DIR)["model_version"])
     except (OSError, ValueError, KeyError, ManifestError):
         return None
+
+
+def build_result(
+    metadata: dict[str, str],
+    obs: Observed,
+    columns: dict[str, dict],
+    quality: dict[str, Any] | None,
+    cfg: dict[str, Any],
+) -> dict[str, Any]:
+    """The JSON report: inputs, rows, our verdict with its reasons and the sentence every view shows."""
+    dataset_drift, enough, reasons = verdict_with_floor(columns, quality, cfg, len(obs.current))
+    drifted = sorted(c for c, v in columns.items() if v["drifted"])
+    result = {
+        "timestamp": metadata["time"],
+        "production_model_version": None if metadata["production_model_version"] == "unknown"
+        else metadata["production_model_version"],
+        "reference": metadata["reference"],
+        "current": metadata["current"],
+        "rows": {"reference": len(obs.reference), "current": obs.rows_in, "tested": len(obs.current)},
+        "unknown_category_rows": obs.unknown_rows,
+        "dataset_drift": dataset_drift,
+        "enough_data": enough,
+        "reasons": reasons,
+        "rule": {k: cfg[k] for k in ("threshold", "drift_share", "key_features", "max_auc_drop", "min_rows")},
+        "share_drifted": len(drifted) / len(columns),
+        "drifted_columns": drifted,
+        "columns": columns,
+        "classification_quality": quality,
+    }  # fmt: skip
+    result["verdict"] = verdict_line(result)
+    return result
 
 
 def monitor(
@@ -344,35 +382,17 @@ def monitor(
         snapshot, columns = run_drift(
             obs.reference, obs.current, cfg, len(obs.current) >= cfg["min_rows"], metadata
         )
-    dataset_drift, enough, reasons = verdict_with_floor(columns, quality, cfg, len(obs.current))
-    drifted = sorted(c for c, v in columns.items() if v["drifted"])
-    result = {
-        "timestamp": ts,
-        "production_model_version": version,
-        "reference": str(reference_path),
-        "current": str(current_path),
-        "rows": {"reference": len(obs.reference), "current": obs.rows_in, "tested": len(obs.current)},
-        "unknown_category_rows": obs.unknown_rows,
-        "dataset_drift": dataset_drift,
-        "enough_data": enough,
-        "verdict": "",
-        "reasons": reasons,
-        "evidently_failed_tests": failed_tests(snapshot),
-        "rule": {k: cfg[k] for k in ("threshold", "drift_share", "key_features", "max_auc_drop", "min_rows")},
-        "share_drifted": len(drifted) / len(columns),
-        "drifted_columns": drifted,
-        "columns": columns,
-        "classification_quality": quality,
-    }
-    result["verdict"] = verdict_line(result)
+    result = build_result(metadata, obs, columns, quality, cfg)
+    result["evidently_failed_tests"] = failed_tests(snapshot)
     with timer("writing report"):
         html = write_outputs(snapshot, result, out_dir, cfg, dvc_outputs)
-    if track:
+    rows = result["rows"]
+    log.log(logging.INFO if result["verdict"].startswith("NO DRIFT") else logging.WARNING,
+            "%s (%d of %d current rows tested, %d columns over the threshold).",
+            result["verdict"], rows["tested"], rows["current"], len(result["drifted_columns"]))  # fmt: skip
+    if track:  # after the verdict is out: a scheduler gets it even when MLflow fails
         with timer("MLflow logging"):
             result["mlflow_run_id"] = log_to_mlflow(result, html)
-    log.log(logging.WARNING if result["dataset_drift"] or not enough else logging.INFO,
-             "%s (%d of %d current rows tested, %d columns over the threshold).",
-             result["verdict"], len(obs.current), obs.rows_in, len(drifted))  # fmt: skip
     log.info("Wrote %s. Monitor finished: %s.", html, timer.summary())
     return result
 

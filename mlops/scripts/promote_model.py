@@ -237,7 +237,8 @@ def tagged_version(client: Any, model_version: str | None) -> str | None:
     if not model_version:
         return None
     found = [int(v.version) for v in client.search_model_versions(f"name='{REGISTERED_MODEL}'")
-             if v.tags.get("model_version") == model_version]  # fmt: skip
+             if v.tags.get("model_version") == model_version and v.run_id
+             and client.get_run(v.run_id).info.status == "FINISHED"]  # fmt: skip
     return str(max(found)) if found else None
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from ml_model.artifacts import LoadedModel, load_model
+from ml_model.artifacts import LoadedModel, load_model, read_manifest
 from ml_model.common import atomic_write_json, exit_script, setup_logging, sha256_file
 from ml_model.features import frame_columns
 from ml_model.paths import (
@@ -34,6 +34,7 @@ from ml_model.paths import (
     ML_MODEL_DIR,
     MODELS_DIR,
     PARAMS_FILE,
+    PROMOTE_LOCK,
     REGISTERED_MODEL,
     REPO_ROOT,
     RETRAIN_LOCK,
@@ -231,6 +232,8 @@ def ensure_champion(mlflow: Any, inputs: Inputs) -> None:
 
     Logged in its own run (``production_<version>``) from ``ml_model/``, read only; the version is
     tagged ``model_version`` so promotion can find it again (production's manifest is never written).
+    Under the promotion lock, so a promotion cannot swap the files while they are logged; when one
+    is running, or production is no longer the model this retrain loaded, it is left for next time.
     """
     from mlflow.exceptions import MlflowException
 
@@ -239,6 +242,22 @@ def ensure_champion(mlflow: Any, inputs: Inputs) -> None:
         client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
         return
     version = inputs.production.version
+    try:
+        with FileLock(PROMOTE_LOCK).acquire(timeout=0):
+            if read_manifest(ML_MODEL_DIR).get("model_version") != version:
+                log.warning(
+                    "Production changed since it was loaded: registering it as champion is left for next time."
+                )
+                return
+            register_production(mlflow, client, inputs, version)
+    except Timeout:
+        log.warning(
+            "A promotion is running: registering production as champion is left for the next retrain."
+        )
+
+
+def register_production(mlflow: Any, client: Any, inputs: Inputs, version: str) -> None:
+    """Log ``ml_model/`` as it is served, register it, and give it alias ``champion`` (see above)."""
     with mlflow_run(mlflow, f"production_{version}", {"kind": "production", "model_version": version}):
         logged = log_servable(mlflow, ML_MODEL_DIR, inputs.production, inputs.test_df)
     mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL, tags={"model_version": version})

@@ -74,6 +74,7 @@ describe('lawyer contacts in the directory', () => {
       assert.throws(set('phone', '555-CALL-NOW'), /CHECK/);
       assert.throws(set('email', 'not an email'), /CHECK/);
       assert.throws(set('email', 'a<b>@example.org'), /CHECK/);
+      assert.throws(set('email', 'a@b.org?cc=x%40evil.example'), /CHECK/); // would add headers to a mailto: link
       assert.throws(set('office_address', ''), /CHECK/);
       set('phone', '(815) 555-0199')();
       set('email', 'intake@example.org')();

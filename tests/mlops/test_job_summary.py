@@ -120,7 +120,7 @@ def test_main_appends_to_the_step_summary(tmp_path, monkeypatch) -> None:
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
-    assert main(["--tracking-dir", str(tracking), "--reports-dir", str(tmp_path)]) == 0
+    assert main(["--tracking-dir", str(tracking)]) == 0
     text = summary.read_text()
     assert text.startswith("earlier step\n## MLOps pipeline\n")
     assert "improved**" in text and "--from-registry challenger" in text
@@ -148,7 +148,7 @@ def test_main_prints_to_stdout_without_a_step_summary(tmp_path, monkeypatch, cap
     tracking = write_records(tmp_path / "tracking")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    assert main(["--tracking-dir", str(tracking), "--reports-dir", str(tmp_path)]) == 0
+    assert main(["--tracking-dir", str(tracking)]) == 0
     assert capsys.readouterr().out == summary_markdown(retrain_record(), DRIFT, EVALUATION)
 
 
@@ -162,7 +162,7 @@ def test_script_runs_from_any_directory(tmp_path) -> None:
     tracking = write_records(tmp_path / "tracking", retrain_record(improved=False, saved=False))
     env = {"PATH": str(Path(sys.executable).parent), "PYTHONDONTWRITEBYTECODE": "1"}
     r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tracking-dir", str(tracking), "--reports-dir", str(tmp_path)],
+        [sys.executable, str(SCRIPT), "--tracking-dir", str(tracking)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -179,15 +179,19 @@ def test_the_drift_verdict_is_the_monitors_sentence_or_no_verdict(tmp_path) -> N
     few = {"drifted": 1.0}  # no "drift" key: too few rows for a verdict
     text = summary_markdown({}, few, {})
     assert "**NO VERDICT: too few current rows" in text  # 14 drifted columns at 3 rows is not "no drift"
+    assert "| – | 1.0000 | – |" in text and "columns over the threshold (not judged)" in text
+    assert "| no | 0.0000 | none |" in summary_markdown(
+        {}, {"drift": False, "drifted": 0.0}, {}, drift_report={"drifted_columns": []}
+    )
     report = {
         "verdict": "DRIFT: key feature(s) drifted: lawyer_hourly_rate",
         "drifted_columns": ["lawyer_hourly_rate"],
     }
-    (tmp_path / "data_drift_report_20260101_000000.json").write_text(json.dumps({"verdict": "NO DRIFT: old"}))
-    (tmp_path / "data_drift_report_20260102_000000.json").write_text(json.dumps(report))
     tracking = write_records(tmp_path / "tracking")
+    (tracking / "drift_report_latest.json").write_text(json.dumps(report))  # the stage's own run
+    (tmp_path / "data_drift_report_20990101_000000.json").write_text(json.dumps({"verdict": "NO DRIFT: old"}))
     out = tmp_path / "summary.md"
-    assert main(["--tracking-dir", str(tracking), "--reports-dir", str(tmp_path), "--out", str(out)]) == 0
+    assert main(["--tracking-dir", str(tracking), "--out", str(out)]) == 0
     assert "**DRIFT: key feature(s) drifted: lawyer_hourly_rate**" in out.read_text()
     assert "| yes | 0.2500 | lawyer_hourly_rate |" in out.read_text()
     assert "NO DRIFT: old" not in out.read_text()

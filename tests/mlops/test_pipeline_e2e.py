@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from ml_model.paths import EXPERIMENT_NAME
 from mlops.scripts.generate_data import simulate
@@ -111,6 +112,15 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     ):
         r = repo.script(script, *args)
         assert r.returncode == 0, r.stderr[-1500:]
+    concept = repo.root / "concept.csv"  # a retrain by hand that saves a candidate, too
+    simulate(12000, 19, drift="concept").to_csv(concept, index=False)
+    params = yaml.safe_load((repo.root / "mlops" / "params.yaml").read_text())
+    params["train"]["epochs"] = 8  # as in the crash tests: the gate lets this one in
+    (repo.root / "longer.yaml").write_text(yaml.safe_dump(params))
+    saved = candidates(repo)
+    r = repo.script("retrain_model.py", "--data", str(concept), "--params", str(repo.root / "longer.yaml"))
+    assert r.returncode == 0 and "Gate: IMPROVED" in r.stderr, r.stderr[-1500:]
+    assert len(candidates(repo)) == len(saved) + 1
     after = repo.tree_digest("mlops/tracking")
     assert {k: after[k] for k in tracked} == tracked
     status = repo.dvc("status")
