@@ -82,8 +82,9 @@ def header_html(result: dict[str, Any]) -> str:
         f"<h1 style='margin:0 0 8px;font-size:24px;color:{_COLORS[word]}'>Drift verdict: {word}</h1>"
         f"<ul style='margin:0 0 12px'>{items}</ul><table>{table}</table>"
         "<p style='margin:12px 0 0;font-size:13px'>Below: Evidently's drift score for every column. Its "
-        "tests are the share and key-feature parts of the rule; the verdict above is the monitor's "
-        "(monitor_model.py), the same as its JSON report and log.</p></header>"
+        "tests carry the rule: the share of drifted columns, each key feature and, when the current rows "
+        "are labelled, production's ROC AUC. The verdict above is the monitor's (monitor_model.py), the "
+        "same as its JSON report and log.</p></header>"
     )
 
 

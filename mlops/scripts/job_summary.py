@@ -153,10 +153,11 @@ def _drift_lines(drift: dict[str, Any], report: dict[str, Any] | None = None) ->
             f"| {fmt(drift.get('drift'))} | {fmt(drift.get('drifted'))} | {fmt(names)} |"]  # fmt: skip
 
 
-def _evaluation_lines(evaluation: dict[str, Any]) -> list[str]:
+def _evaluation_lines(evaluation: dict[str, Any], version: str | None = None) -> list[str]:
     if not evaluation:
         return [f"No evaluation of the production model ({_rel(EVAL_LATEST)})."]
-    lines = [f"### Production model {fmt(evaluation.get('model_version'))}", ""]
+    # the DVC metric holds numbers only; the version is the retrain record's (the same production)
+    lines = [f"### Production model {fmt(evaluation.get('model_version') or version)}", ""]
     lines += ["| metric | value |", "| --- | ---: |"]
     lines += [f"| {name} | {fmt(value)} |" for name, value in sorted(evaluation.items()) if _number(value)]
     return lines
@@ -178,7 +179,7 @@ def summary_markdown(
     lines = ["## MLOps pipeline", ""]
     lines += _retrain_lines(retrain, tracking_server)
     lines += ["", *_drift_lines(drift, drift_report)]
-    lines += ["", *_evaluation_lines(evaluation)]
+    lines += ["", *_evaluation_lines(evaluation, retrain.get("production_version"))]
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,8 @@ Evidently's default rule (half of all columns) stays silent when only incomes an
 move, which is exactly what the on-call person must hear about; and a column threshold of 0.15
 (not 0.1) keeps sampling noise at 1,000 current rows from raising alarms.
 The same rule is in the Evidently report as its tests (share of drifted columns, each key
-feature), and the HTML opens with our verdict (``drift_report.py``). Fewer than ``min_rows``
+feature, and production's ROC AUC against the concept-drift floor when the current rows are a
+labelled CSV), and the HTML opens with our verdict (``drift_report.py``). Fewer than ``min_rows``
 current rows give NO VERDICT everywhere: the log, the JSON, the HTML and the job summary.
 Writes ``mlops/reports/data_drift_report_<ts>.html`` and ``.json`` (the newest ``keep_reports``
 are kept) and logs an MLflow run ``monitor_<ts>``; the DVC metric ``drift_latest.json`` only with
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ml_model.artifacts import ManifestError, read_manifest
@@ -166,22 +168,44 @@ def drift_metrics(cfg: dict[str, Any], with_tests: bool) -> list[Any]:
     return [share, *per_column]
 
 
+@dataclass
+class AucCheck:
+    """Production's scores on the report's own rows, so the report's ROC AUC test is the concept rule."""
+
+    current: np.ndarray  # scores of the (labelled) current rows the drift tests use
+    reference: np.ndarray  # scores of every reference row (Evidently shows their AUC beside it)
+    floor: float  # a current ROC AUC below this is concept drift (``drift_verdict``'s bound)
+
+
 def run_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     cfg: dict[str, Any],
     with_tests: bool = True,
     metadata: dict[str, str] | None = None,
+    auc: AucCheck | None = None,
 ) -> tuple[Any, dict[str, dict]]:
-    """Evidently's column drift on the feature columns; returns the snapshot and per-column results."""
-    from evidently import DataDefinition, Dataset, Report
+    """Evidently's column drift on the feature columns (and, with ``auc``, production's ROC AUC on the
+    labelled current rows with a test at the concept-drift floor); returns the snapshot and columns."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import RocAuc
+    from evidently.tests import gte
 
+    metrics, cols = drift_metrics(cfg, with_tests), list(FEATURES)
     definition = DataDefinition(numerical_columns=list(NUMERIC), categorical_columns=list(CATEGORICAL))
-    report = Report(drift_metrics(cfg, with_tests), metadata=metadata or {}, tags=["monitor"],
-                    include_tests=with_tests)  # fmt: skip
+    if auc is not None:
+        current, reference = (
+            current.assign(prediction=auc.current),
+            reference.assign(prediction=auc.reference),
+        )
+        cols += [LABEL, "prediction"]
+        definition = DataDefinition(numerical_columns=[*NUMERIC, "prediction"], categorical_columns=[*CATEGORICAL, LABEL],
+                                    classification=[BinaryClassification(target=LABEL, prediction_probas="prediction")])  # fmt: skip
+        metrics.append(RocAuc(tests=[gte(auc.floor)] if with_tests else []))
+    report = Report(metrics, metadata=metadata or {}, tags=["monitor"], include_tests=with_tests)
     snapshot = report.run(
-        Dataset.from_pandas(current[list(FEATURES)], data_definition=definition),
-        Dataset.from_pandas(reference[list(FEATURES)], data_definition=definition),
+        Dataset.from_pandas(current[cols], data_definition=definition),
+        Dataset.from_pandas(reference[cols], data_definition=definition),
     )
     columns: dict[str, dict] = {}
     for metric in snapshot.dict()["metrics"]:
@@ -210,7 +234,8 @@ class Observed:
     current: pd.DataFrame
     rows_in: int  # current rows before sampling down
     unknown_rows: int  # logged instances with categories the model does not know
-    labelled: pd.DataFrame | None = None  # current rows with an outcome, for quality (all of them)
+    labelled: pd.DataFrame | None = None  # current rows with an outcome, for quality
+    auc: AucCheck | None = None  # set by production_quality when the labelled rows are the tested ones
 
 
 def labelled_rows(current: pd.DataFrame, current_path: Path, outcomes: Path | None) -> pd.DataFrame | None:
@@ -233,13 +258,14 @@ def load_observed(
     """Read both sides; sample the current side down to ``max_rows`` (seeded) so the verdict is stable."""
     reference = read_dataset(reference_path)
     current, unknown_rows = load_current(current_path, cfg["seed"])
-    labelled = labelled_rows(current, current_path, outcomes)
     rows_in = len(current)
     if rows_in > cfg["max_rows"]:
         current = current.sample(cfg["max_rows"], random_state=cfg["seed"]).reset_index(drop=True)
         log.info(
             "Sampled %d of %d current rows (seed %d) for the drift tests.", len(current), rows_in, cfg["seed"]
         )
+    # a labelled CSV: quality on the same (sampled) rows as the drift tests, so the report carries both
+    labelled = labelled_rows(current, current_path, outcomes)
     return Observed(reference, current, rows_in, unknown_rows, labelled)
 
 
@@ -258,6 +284,9 @@ def production_quality(obs: Observed, params: dict[str, Any]) -> dict[str, Any] 
     prob = score(model, cur).to_numpy()
     cur_q = classification_metrics(cur[LABEL].to_numpy(), prob)
     se = (auc_se(ref_q["roc_auc"], held_out[LABEL]) ** 2 + auc_se(cur_q["roc_auc"], cur[LABEL]) ** 2) ** 0.5
+    if cur is obs.current:  # the report's rows: its ROC AUC test is the concept-drift rule
+        floor = ref_q["roc_auc"] - max(params["monitor"]["max_auc_drop"], 3 * se)
+        obs.auc = AucCheck(prob, score(model, obs.reference).to_numpy(), floor)
     return {"model_version": model.version, "labelled_rows": len(cur), "reference": ref_q, "current": cur_q,
             "current_ece": expected_calibration_error(cur[LABEL].to_numpy(), prob),
             "auc_drop": ref_q["roc_auc"] - cur_q["roc_auc"], "auc_drop_se": se,
@@ -380,7 +409,7 @@ def monitor(
                 "production_model_version": version or "unknown"}  # fmt: skip
     with timer("drift"):
         snapshot, columns = run_drift(
-            obs.reference, obs.current, cfg, len(obs.current) >= cfg["min_rows"], metadata
+            obs.reference, obs.current, cfg, len(obs.current) >= cfg["min_rows"], metadata, obs.auc
         )
     result = build_result(metadata, obs, columns, quality, cfg)
     result["evidently_failed_tests"] = failed_tests(snapshot)

@@ -36,7 +36,7 @@ def retrain_record(improved: bool = True, saved: bool = True) -> dict[str, Any]:
 
 
 DRIFT = {"drift": True, "drifted": 0.25}
-EVALUATION = {"model_version": "v20261127_025004", "roc_auc": 0.8748, "f1": 0.6542, "test_rows": 4000}
+EVALUATION = {"auc": 0.8748, "ece": 0.0147, "ndcg10": 0.9875, "top3": 0.9667}  # eval_latest.json
 
 
 def test_improved_candidate_decision_metrics_checks_and_how_to_promote() -> None:
@@ -60,7 +60,7 @@ def test_improved_candidate_decision_metrics_checks_and_how_to_promote() -> None
     # drift and the production model
     assert "| yes | 0.2500 | – |" in text  # the drifted columns' names come from the report
     assert "### Production model v20261127_025004" in text
-    assert "| roc_auc | 0.8748 |" in text and "| test_rows | 4000 |" in text
+    assert "| auc | 0.8748 |" in text and "| ndcg10 | 0.9875 |" in text and "| top3 | 0.9667 |" in text
     assert "model_version |" not in text  # strings are not metrics
 
 

@@ -175,10 +175,7 @@ def assert_every_view_agrees(out, stderr: str) -> None:
             result["production_model_version"].startswith("v") and result["production_model_version"] in page
         )
         assert result["current"] in page and all(html.escape(r) in page for r in result["reasons"])
-        if result["evidently_failed_tests"]:  # the report's tests agree (the AUC part is not one of them)
-            assert word == "DRIFT"
-        if word == "NO DRIFT":
-            assert not result["evidently_failed_tests"]
+        assert bool(result["evidently_failed_tests"]) == (word == "DRIFT")  # the report's tests agree
         if word == "DRIFT":  # the last run: its log line is the JSON's verdict, word for word
             assert result["verdict"] in stderr and result["verdict"].startswith("DRIFT: ")
     assert seen == {"NO DRIFT", "NO VERDICT", "DRIFT"}, seen
@@ -214,3 +211,17 @@ def test_header_leads_the_page_and_reports_are_pruned(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.glob("data_drift_report_*.*[ln]")) == [
         f"data_drift_report_2026010{i}_000000.{ext}" for i in (3, 4) for ext in ("html", "json")
     ]
+
+
+@pytest.mark.slow
+def test_concept_drift_fails_the_reports_roc_auc_test(tmp_path) -> None:
+    from mlops.scripts.monitor_model import monitor
+
+    current = tmp_path / "concept.csv"
+    simulate(3000, 8, "concept").to_csv(current, index=False)
+    result = monitor(PRODUCTION_DATA, current, out_dir=tmp_path, track=False)
+    assert result["verdict"].startswith("DRIFT: production ROC AUC fell"), result["verdict"]
+    assert [t for t in result["evidently_failed_tests"] if t.startswith("RocAuc")] == result[
+        "evidently_failed_tests"
+    ]
+    assert result["evidently_failed_tests"]  # the report's own test failed, at our floor
