@@ -309,7 +309,8 @@ def test_migrate_runs_from_the_file_store(stack: Stack, pipeline_repo: Repo) -> 
     cmd = [sys.executable, str(MIGRATE), "--source", source, "--dest", stack.uri]
     r = subprocess.run(cmd, env=repo.env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "2 run(s) copied" in r.stderr, r.stderr[-1500:]
+    # the retrain's run, production's (registered as champion by that first retrain) and the probe's
+    assert "3 run(s) copied" in r.stderr, r.stderr[-1500:]
 
     dexp = dest.get_experiment_by_name(EXPERIMENT_NAME)
     copies = {x.data.tags.get("migration.source_run_id"): x for x in dest.search_runs([dexp.experiment_id])}
@@ -342,7 +343,7 @@ def test_migrate_runs_from_the_file_store(stack: Stack, pipeline_repo: Repo) -> 
 
     count = len(dest.search_runs([dexp.experiment_id], max_results=1000))
     again = subprocess.run(cmd, env=repo.env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "0 run(s) copied (2 already there)" in again.stderr, again.stderr[-1500:]
+    assert again.returncode == 0 and "0 run(s) copied (3 already there)" in again.stderr, again.stderr[-1500:]
     assert len(dest.search_runs([dexp.experiment_id], max_results=1000)) == count  # nothing copied twice
     assert "0 model version(s)" in again.stderr and "0 logged model(s)" in again.stderr
 
