@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # The venv's bin first, so `python` and `dvc` inside DVC stages are ours.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install data run test node-deps browser nginx strace infra-deps serve app mlflow-ui lint bench
+.PHONY: install data run test node-deps browser strace infra-deps serve app mlflow-ui lint bench
 
 $(STAMP): ml_model/requirements.txt mlops/requirements.txt mlops/infra/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,10 +58,6 @@ node-deps: $(NODE_STAMP) $(TOOLS_STAMP) $(VEGA_STAMP)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-## Debian's nginx, which `make serve` puts in front of gunicorn (the package's own service is not used).
-nginx:
-	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null; }
-
 ## Debian's strace, which the crash tests use to kill a run at a chosen write (fault injection).
 strace:
 	@command -v strace >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends strace >/dev/null; }
@@ -71,7 +67,7 @@ infra-deps:
 	mlops/infra/install_deps.sh
 
 ## Every test: Python (unit and end-to-end), then the backend and browser suites.
-test: data $(PLOTS_TEMPLATE) node-deps browser nginx strace infra-deps
+test: data $(PLOTS_TEMPLATE) node-deps browser strace infra-deps
 	$(PY) -m pytest
 	cd backend && npm test
 
@@ -79,11 +75,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## The match service in production form on 127.0.0.1:$(PORT) (default 8000): nginx, buffering
-## every request and answer, in front of gunicorn's 2 sync workers on a private unix socket
-## (scripts/serve.sh; README.md "Production serving"). Ctrl-C stops both.
+## The match service in production form on 127.0.0.1:$(PORT) (default 8000): gunicorn with 2
+## gevent workers, so idle or slow clients never hold a worker (ml_model/gunicorn_conf.py,
+## scripts/serve.sh; README.md "Production serving"). Ctrl-C stops it.
 serve: PORT ?= 8000
-serve: install nginx
+serve: install
 	exec scripts/serve.sh --host 127.0.0.1 --port $(PORT)
 
 ## The whole app: match service, backend and page; prints the address.

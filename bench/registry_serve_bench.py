@@ -1,8 +1,8 @@
 """What the registry's pyfunc costs when served by MLflow, against our service, in the same run.
 
 A temporary copy of the repository retrains on a concept change, so ``lawyer_match_model@challenger``
-exists; then ``mlflow models serve`` of that version and our service (gunicorn, 2 sync workers, the
-production command) over the same candidate folder are started one after the other and sent the
+exists; then ``mlflow models serve`` of that version and our service (gunicorn with the
+production settings, 2 gevent workers) over the same candidate folder are started one after the other and sent the
 same single-row requests (new connection each, like the backend). Prints start-up time, p50/p99
 and the ratio.
 
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     split = json.loads(row.to_json(orient="split", index=False))
     p1, p2 = free_port(), free_port()
     ours = measure(
-        "our service (gunicorn -w 2, /predict)",
-        [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{p1}", "ml_model.predict_model:create_app()"],
+        "our service (gunicorn, production settings, /predict)",
+        [str(BIN / "gunicorn"), "-c", "python:ml_model.gunicorn_conf", "--no-control-socket", "-b", f"127.0.0.1:{p1}", "ml_model.predict_model:create_app()"],
         {**env, "MODEL_DIR": str(candidates(repo)[-1]), "PREDICTION_LOG": str(tmp / "p.jsonl")},
         repo.root, p1, "/predict", json.dumps({"instances": row.to_dict("records")}).encode(), args.requests,
     )  # fmt: skip

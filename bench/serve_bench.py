@@ -1,5 +1,5 @@
 """The match service over HTTP against two references, all under the same gunicorn settings
-(``-c python:ml_model.gunicorn_conf -w 2``, sync workers, 127.0.0.1, metrics on), in one run:
+(``-c python:ml_model.gunicorn_conf -w 2``, gevent workers, 127.0.0.1, metrics on), in one run:
 
 - the floor: a trivial Flask handler that reads the body and answers a constant JSON
   (bench/floor_app.py), and beside it the same from a bare WSGI callable (no Flask): our
@@ -50,7 +50,7 @@ def load() -> str:
 
 
 class Server:
-    """One gunicorn (2 sync workers, the production settings) serving ``app`` on a free port."""
+    """One gunicorn (the production settings: 2 gevent workers) serving ``app`` on a free port."""
 
     def __init__(self, app: str, tmp: Path, pythonpath: Path | None = None) -> None:
         self.port = free_port()

@@ -4,7 +4,8 @@ by side in one run, quiet and with idle and slow clients held open against them.
 Shapes (all three running at once, 2 gunicorn workers each, the real model and app):
   sync     gunicorn -w 2 -b 127.0.0.1:PORT                                     (the old `make serve`)
   gthread  gunicorn -k gthread -w 2 --threads 4 -b 127.0.0.1:PORT
-  nginx    make serve PORT=PORT: nginx in front of gunicorn -w 2 on a unix socket (scripts/serve.sh)
+  serve    make serve PORT=PORT: gunicorn with 2 gevent workers (scripts/serve.sh, gunicorn_conf.py)
+(nginx in front of sync workers, `make serve` until commit 098f9b5, is in BENCHMARKS.md.)
 
 Quiet: rounds that take turns between the shapes (so a change of machine load hits all three),
 requests one after the other, each on a new connection (as bench/serve_bench.py) and, for /predict,
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     sync = [GUNICORN, "-w", "2", "--control-socket", str(ctl / "sync"), "-b", "127.0.0.1:{port}", APP]
     gthread = [GUNICORN, "-k", "gthread", "--threads", "4", *sync[1:]]
     gthread[gthread.index(str(ctl / "sync"))] = str(ctl / "gthread")
-    for name, cmd in (("sync", sync), ("gthread", gthread), ("nginx", None)):
+    for name, cmd in (("sync", sync), ("gthread", gthread), ("serve", None)):
         unit = ServeUnit(tmp / f"{name}.log", env=env)
         if cmd:
             unit.cmd = [c.replace("{port}", str(unit.port)) for c in cmd]

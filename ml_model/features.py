@@ -39,7 +39,10 @@ NUMERIC_FEATURES: tuple[str, ...] = (
 
 
 def numeric_matrix(cols: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The unscaled numeric design columns, in NUMERIC_FEATURES order, as float64."""
+    """The unscaled numeric design columns, in NUMERIC_FEATURES order, as float64 (C order).
+
+    Stacked with one ``np.array`` and a transpose: ``np.column_stack`` cost 20 of the 25 µs of
+    a one-row call. Every column is computed as before, so the values are the same bit for bit."""
     income = np.asarray(cols["client_income"], dtype=np.float64)
     rate = np.asarray(cols["lawyer_hourly_rate"], dtype=np.float64)
     dist = np.asarray(cols["distance_km"], dtype=np.float64)
@@ -49,28 +52,27 @@ def numeric_matrix(cols: Mapping[str, np.ndarray]) -> np.ndarray:
     client_lang = np.asarray(cols["client_language"])
     lang_match = (np.asarray(cols["lawyer_language"]) == client_lang).astype(np.float64)
     burden = rate * 40.0 / np.maximum(income / 12.0, 100.0)
-    return np.column_stack(
-        [
-            cx,
-            np.log1p(income),
-            exp_years,
-            np.asarray(cols["lawyer_rating"], dtype=np.float64),
-            active,
-            np.log1p(rate),
-            np.log1p(dist),
-            (np.asarray(cols["lawyer_specialization"]) == np.asarray(cols["case_type"])).astype(np.float64),
-            lang_match,
-            (1.0 - lang_match) * (client_lang != "en"),
-            (np.asarray(cols["lawyer_region"]) == np.asarray(cols["client_region"])).astype(np.float64),
-            (rate == 0).astype(np.float64),
-            np.minimum(burden, 5.0),
-            (np.asarray(cols["urgency"]) == "high") * active,
-            cx * exp_years,
-            np.exp(-dist / 25.0),
-            np.maximum(active - 20.0, 0.0),
-            np.log1p(burden),
-        ]
+    columns = (
+        cx,
+        np.log1p(income),
+        exp_years,
+        np.asarray(cols["lawyer_rating"], dtype=np.float64),
+        active,
+        np.log1p(rate),
+        np.log1p(dist),
+        np.asarray(cols["lawyer_specialization"]) == np.asarray(cols["case_type"]),
+        lang_match,
+        (1.0 - lang_match) * (client_lang != "en"),
+        np.asarray(cols["lawyer_region"]) == np.asarray(cols["client_region"]),
+        rate == 0,
+        np.minimum(burden, 5.0),
+        (np.asarray(cols["urgency"]) == "high") * active,
+        cx * exp_years,
+        np.exp(-dist / 25.0),
+        np.maximum(active - 20.0, 0.0),
+        np.log1p(burden),
     )
+    return np.ascontiguousarray(np.array(columns, dtype=np.float64).T)
 
 
 def frame_columns(df: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -1,6 +1,23 @@
-"""gunicorn settings for the match service: shared Prometheus metrics across workers.
+"""gunicorn settings for the match service: the production worker shape and shared Prometheus
+metrics across workers.
 
-Use: ``gunicorn -c python:ml_model.gunicorn_conf -w 2 -b 127.0.0.1:8000 'ml_model.predict_model:create_app()'``
+Use: ``gunicorn -c python:ml_model.gunicorn_conf -b 127.0.0.1:8000 'ml_model.predict_model:create_app()'``
+(``make serve`` runs this through scripts/serve.sh; command-line options still override).
+
+Workers: 2 gevent workers (one per core). A sync worker serves one connection at a time, so two
+idle or slow clients used to block both until the 30 s worker timeout. A gevent worker serves each
+connection in a greenlet: an idle or slow client costs about 12 KB, never the worker. Nginx in
+front of sync workers was measured too; its extra hop made a request 14-16% slower (BENCHMARKS.md,
+"The serving floor").
+
+- ``worker_connections`` per worker (the master raises the open-files limit to match);
+- ``keepalive``: a client must send its request headers within this many seconds, and an idle
+  kept-alive connection is closed after it. Longer than the 4 s after which the backend's fetch
+  closes an idle connection, so the service never closes one the backend is about to reuse;
+- ``graceful_timeout``: a stop or a reload (SIGHUP, after a promotion) lets each old worker finish
+  for this long. Longer than ``keepalive``, so idle connections close by themselves first: at the
+  deadline gunicorn's gevent worker kills what is left, and writes a stray 500 on a connection that
+  was idle, which its client would read as the answer to its next request.
 
 prometheus_client counts across processes only in its multiprocess mode: every worker writes its
 values to mmap files in PROMETHEUS_MULTIPROC_DIR, and whoever answers /metrics or /health adds
@@ -15,7 +32,7 @@ These hooks do exactly that, in the master, before any worker starts:
 And ``post_worker_init`` freezes what the app loaded out of the garbage collector's sight.
 
 Nothing here is imported by the service itself, and prometheus_client is imported only inside
-the hooks, after the variable is set. Command-line options (-w, -b, --timeout ...) still apply.
+the hooks, after the variable is set.
 """
 
 from __future__ import annotations
@@ -23,15 +40,40 @@ from __future__ import annotations
 import gc
 import glob
 import os
+import resource
 import shutil
 import tempfile
 from typing import Any
 
+workers = 2
+worker_class = "gevent"
+worker_connections = 10000
+keepalive = 5
+graceful_timeout = 10
+
 _OWN_DIR: list[str] = []  # the temporary folder we created, removed in on_exit
 
 
+def raise_open_files_limit(needed: int) -> tuple[int, int]:
+    """Raise this process's soft limit on open files towards ``needed`` (at most the hard limit);
+    the workers inherit it. A common soft limit is 1,024: past it a worker cannot accept, and about
+    1,000 idle connections would lock everyone else out. Returns (soft, hard) after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft, hard
+
+
 def on_starting(server: Any) -> None:
-    """Prepare PROMETHEUS_MULTIPROC_DIR (empty, existing) before the workers fork."""
+    """Prepare PROMETHEUS_MULTIPROC_DIR (empty, existing) before the workers fork, and the limit on
+    open files: each worker needs one per connection, plus its own (model, log, metrics)."""
+    needed = server.cfg.worker_connections + 256
+    soft, hard = raise_open_files_limit(needed)
+    if soft < needed:
+        server.log.warning("Open files are limited to %s (hard limit %s), fewer than the %s each worker "
+                           "may need for %s connections.", soft, hard, needed, server.cfg.worker_connections)  # fmt: skip
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         os.makedirs(path, exist_ok=True)

@@ -76,7 +76,7 @@ wait_for() { # name url pid
 }
 
 log "starting the match service on $ML_URL"
-# As in production (`make serve`): nginx in front of gunicorn's 2 sync workers, both run and
+# As in production (`make serve`): gunicorn with 2 gevent workers, run and
 # stopped by scripts/serve.sh; the development server is ml_model/predict_model.py.
 GUNICORN="$(dirname "$PYTHON")/gunicorn"
 [ -x "$GUNICORN" ] || die "no gunicorn beside $PYTHON (make install)"

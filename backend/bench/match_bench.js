@@ -90,9 +90,9 @@ async function main() {
   const stop = () => { for (const p of procs) { p.stopping = true; if (p.exitCode === null) p.kill('SIGTERM'); } };
   process.on('SIGINT', () => { stop(); process.exit(130); });
   try {
-    // The service as in production: gunicorn with 2 sync workers.
+    // The service as in production: gunicorn's production settings (2 gevent workers).
     const gunicorn = path.join(path.dirname(PYTHON), 'gunicorn');
-    const ml = startProcess(gunicorn, ['-w', '2', '-b', `127.0.0.1:${mlPort}`, 'ml_model.predict_model:create_app()'], {
+    const ml = startProcess(gunicorn, ['-c', 'python:ml_model.gunicorn_conf', '--no-control-socket', '-b', `127.0.0.1:${mlPort}`, 'ml_model.predict_model:create_app()'], {
       cwd: REPO,
       env: { ...process.env, HOST: '127.0.0.1', PORT: String(mlPort), PREDICTION_LOG: path.join(tmp, 'predictions.jsonl'), PYTHONDONTWRITEBYTECODE: '1' },
     }, 'match service');

@@ -70,7 +70,8 @@ def test_metrics_count_requests_latency_instances_and_the_model(service: Service
 
 
 def test_gunicorn_hooks_prepare_and_clean_the_metrics_folder(tmp_path, monkeypatch) -> None:
-    server = SimpleNamespace(log=SimpleNamespace(info=lambda *a: None))
+    server = SimpleNamespace(log=SimpleNamespace(info=lambda *a: None, warning=lambda *a: None),
+                             cfg=SimpleNamespace(worker_connections=10))  # fmt: skip
     given = tmp_path / "metrics"
     given.mkdir()
     (given / "counter_123.db").write_bytes(b"old")

@@ -1,5 +1,5 @@
 """A server command run as a unit in a process group of its own: `make serve PORT=...` (the
-production shape: nginx in front of gunicorn) or a bare gunicorn, with every process it started
+production shape: gunicorn with gevent workers) or a bare gunicorn, with every process it started
 recorded, so a test can show that stopping it leaves nothing running."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class ServeUnit:
 
     def find(self, needle: str, master: bool = True) -> int:
         """The pid of the unit's process whose command line contains ``needle``; with ``master``,
-        the one whose parent is not such a process (gunicorn's or nginx's master)."""
+        the one whose parent is not such a process (gunicorn's master)."""
         pids = self.record()
         hits = [p for p in pids if needle in cmdline(p)]
         if master:

@@ -25,10 +25,11 @@ class Service:
         self.prediction_log = log_path
         env = {**os.environ, "PREDICTION_LOG": str(log_path), "MODEL_DIR": str(model_dir)}
         if gunicorn:
-            cmd = [
+            cmd = [  # the production settings (gevent workers), as scripts/serve.sh runs them
                 str(Path(PY).parent / "gunicorn"),
-                "-w",
-                "2",
+                "-c",
+                "python:ml_model.gunicorn_conf",
+                "--no-control-socket",
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "ml_model.predict_model:create_app()",
