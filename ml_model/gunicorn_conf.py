@@ -7,14 +7,14 @@ Use: ``gunicorn -c python:ml_model.gunicorn_conf -b 127.0.0.1:8000 'ml_model.pre
 Workers: 2 gevent workers (one per core). A sync worker serves one connection at a time, so two
 idle or slow clients used to block both until the 30 s worker timeout. A gevent worker serves each
 connection in a greenlet: an idle or slow client costs about 12 KB, never the worker. Nginx in
-front of sync workers was measured too; its extra hop made a request 14-16% slower (BENCHMARKS.md,
-"The serving floor").
+front of sync workers was measured too; its extra hop made a request on a new connection 5-23%
+slower than sync workers alone, gevent about as fast (BENCHMARKS.md, "The serving floor").
 
 - ``worker_connections`` per worker (the master raises the open-files limit to match);
 - ``keepalive``: a client must send its request headers within this many seconds, and an idle
   kept-alive connection is closed after it. Longer than the 4 s after which the backend's fetch
   closes an idle connection, so the service never closes one the backend is about to reuse;
-- ``graceful_timeout``: a stop or a reload (SIGHUP, after a promotion) lets each old worker finish
+- ``graceful_timeout``: a stop or a reload (SIGHUP) lets each old worker finish
   for this long. Longer than ``keepalive``, so idle connections close by themselves first: at the
   deadline gunicorn's gevent worker kills what is left, and writes a stray 500 on a connection that
   was idle, which its client would read as the answer to its next request.

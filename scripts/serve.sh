@@ -52,7 +52,7 @@ fi
 # killed. A unix socket's path is limited to 107 bytes.
 base="${TMPDIR:-/tmp}"
 base="${base%/}"
-if [ -z "$base" ] || [ ! -d "$base" ] || [ ! -w "$base" ] || [ "${#base}" -gt 60 ]; then
+if [[ ! "$base" =~ ^/[A-Za-z0-9._/-]*$ ]] || [ ! -d "$base" ] || [ ! -w "$base" ] || [ "${#base}" -gt 60 ]; then
   base=/tmp
 fi
 RUN_DIR="$(mktemp -d "$base/legalaid-serve.XXXXXX")"

@@ -50,7 +50,7 @@ cleanup() {
   if [ "${#PIDS[@]}" -gt 0 ]; then
     log "stopping (pids ${PIDS[*]})"
     for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-    for _ in $(seq 50); do
+    for _ in $(seq 200); do  # 20 s: scripts/serve.sh may take 15 s to stop gunicorn gracefully
       local alive=0
       for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
       [ "$alive" = 0 ] && break

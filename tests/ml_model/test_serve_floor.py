@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ml_model import gunicorn_conf
 from ml_model.schema import FEATURES
 from mlops.scripts.generate_data import simulate
 from tests.support.procs import all_pids, pgrp
@@ -32,7 +33,9 @@ pytestmark = pytest.mark.slow
 
 P99_TARGET_MS = 50.0  # the issue's target, with 200 idle or slow connections open
 # gunicorn 26's default control socket, shared by every copy: serve.sh puts its own in the run folder.
-SHARED_PATHS = [Path.home() / ".gunicorn"]
+SHARED_PATHS = [Path.home() / ".gunicorn"] + (
+    [Path(os.environ["XDG_RUNTIME_DIR"]) / "gunicorn.ctl"] if os.environ.get("XDG_RUNTIME_DIR") else []
+)
 BACKEND_IDLE_S = 4.0  # undici (the backend's fetch) closes an idle kept-alive connection after 4 s
 
 
@@ -98,7 +101,9 @@ def test_make_serve_is_gunicorn_with_two_gevent_workers_on_loopback(unit: ServeU
     assert len(workers) == 2, {p: cmdline(p) for p in workers}
     limits = Path(f"/proc/{workers[0]}/limits").read_text()
     soft, hard = re.search(r"Max open files\s+(\d+)\s+(\d+)", limits).groups()
-    assert int(soft) >= min(10_000, int(hard)), limits  # room for gunicorn_conf's worker_connections
+    assert int(soft) >= min(gunicorn_conf.worker_connections + 256, int(hard)), (
+        limits
+    )  # on_starting raised it
     assert (folder / "metrics").is_dir()  # the Prometheus multiprocess files live in the run folder
     assert folder.stat().st_mode & 0o077 == 0, "the run folder is open to other users"
 
@@ -162,7 +167,7 @@ def test_a_kept_alive_connection_outlives_the_backends_idle_timeout(unit: ServeU
     one = one_instance()
     conn = http.client.HTTPConnection("127.0.0.1", unit.port, timeout=5)
     try:
-        for pause in (0.0, 0.0, BACKEND_IDLE_S + 1.0):
+        for pause in (0.0, 0.0, BACKEND_IDLE_S + 0.5):
             time.sleep(pause)
             conn.request("POST", "/predict", body=one, headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
@@ -182,8 +187,6 @@ def test_a_reload_ends_kept_alive_connections_cleanly(tmp_path: Path) -> None:
     worker writes a stray 500 into connections still open at its graceful deadline, which the
     client would read as the answer to its next request: the keep-alive timeout must end them
     first)."""
-    from ml_model import gunicorn_conf
-
     u = ServeUnit(tmp_path / "serve.log", env={"PREDICTION_LOG": str(tmp_path / "p.jsonl")}).start()
     one = one_instance()
     conns = [http.client.HTTPConnection("127.0.0.1", u.port, timeout=5) for _ in range(2)]
@@ -192,10 +195,16 @@ def test_a_reload_ends_kept_alive_connections_cleanly(tmp_path: Path) -> None:
             conn.request("GET", "/health")
             assert conn.getresponse().read()
         os.kill(u.find("gunicorn"), signal.SIGHUP)
-        time.sleep(0.2)
-        conns[0].request("POST", "/predict", body=one, headers={"Content-Type": "application/json"})
-        resp = conns[0].getresponse()
-        assert resp.status == 200 and resp.will_close, resp.read()[:300]
+        deadline = time.monotonic() + 10
+        while True:  # answered by the old worker until its SIGTERM, then once more with a close
+            conns[0].request("POST", "/predict", body=one, headers={"Content-Type": "application/json"})
+            resp = conns[0].getresponse()
+            body = resp.read()
+            assert resp.status == 200, body[:300]
+            if resp.will_close:
+                break
+            assert time.monotonic() < deadline, "the old worker never let its connection go"
+            time.sleep(0.05)
         idle = conns[1].sock
         idle.settimeout(gunicorn_conf.graceful_timeout + 5)
         t0 = time.monotonic()
@@ -209,14 +218,14 @@ def test_a_reload_ends_kept_alive_connections_cleanly(tmp_path: Path) -> None:
 
 
 def test_when_gunicorn_dies_the_unit_stops(tmp_path: Path) -> None:
+    """The master killed: the script notices, stops the orphaned workers and exits non-zero."""
     u = ServeUnit(tmp_path / "serve.log", env={"PREDICTION_LOG": str(tmp_path / "p.jsonl")}).start()
     folder = run_dir(u)
     try:
         master = u.find("gunicorn")
         workers = [p for p in all_pids() if pgrp(p) == master and p != master]
         assert len(workers) == 2, workers
-        for p in [master, *workers]:
-            os.kill(p, signal.SIGKILL)
+        os.kill(master, signal.SIGKILL)
         code = u.wait(timeout=30)
         assert code != 0, u.output()[-2000:]
         assert "gunicorn exited" in u.output()
