@@ -49,7 +49,7 @@ $(VEGA_STAMP): tools/vega/package.json tools/vega/package-lock.json
 
 ## DVC's HTML template with Vega inlined (.dvc/config names it): `dvc plots show` draws offline.
 PLOTS_TEMPLATE := mlops/plots/offline_template.html
-$(PLOTS_TEMPLATE): $(VEGA_STAMP) mlops/scripts/plots_template.py $(STAMP)
+$(PLOTS_TEMPLATE): $(VEGA_STAMP) mlops/scripts/plots_template.py mlops/sidecar/plots_template.py $(STAMP)
 	$(PY) mlops/scripts/plots_template.py --out $@
 
 node-deps: $(NODE_STAMP) $(TOOLS_STAMP) $(VEGA_STAMP)

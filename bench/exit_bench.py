@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.repo import make_repo
 
 CHILD = """

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlops.scripts.generate_data import DRIFT_PROFILES, simulate
+from mlops.sidecar.simulator import DRIFT_PROFILES, simulate
 from tests.support.repo import make_repo
 
 

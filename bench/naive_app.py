@@ -12,7 +12,8 @@ from flask import Flask, jsonify, request
 from ml_model.artifacts import load_model
 from ml_model.features import design_matrix
 from ml_model.paths import ML_MODEL_DIR, MODEL_FILE
-from ml_model.schema import CASE_FIELDS, FEATURE_FIELDS, FEATURES, validate_record
+from ml_model.request_validation import validate_record
+from ml_model.schema import CASE_FIELDS, FEATURE_FIELDS, FEATURES
 
 
 def create_naive_app() -> Flask:

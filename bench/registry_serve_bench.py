@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.ports import free_port, timed_posts, wait_http
 from tests.support.repo import candidates, make_repo
 
@@ -63,30 +63,64 @@ def main(argv: list[str] | None = None) -> int:
     if r.returncode != 0 or "Gate: IMPROVED" not in r.stderr:
         print(r.stderr[-2000:], file=sys.stderr)
         return 1
-    env = {**repo.env, "PATH": f"{BIN}:{os.environ['PATH']}",
-           "MLFLOW_TRACKING_URI": (repo.root / "mlops" / "tracking").as_uri(), "MLFLOW_ALLOW_FILE_STORE": "true"}  # fmt: skip
+    env = {
+        **repo.env,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": (repo.root / "mlops" / "tracking").as_uri(),
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+    }
     row = simulate(1, 5).drop(columns="match")
     split = json.loads(row.to_json(orient="split", index=False))
     p1, p2 = free_port(), free_port()
     ours = measure(
         "our service (gunicorn, production settings, /predict)",
-        [str(BIN / "gunicorn"), "-c", "python:ml_model.gunicorn_conf", "--no-control-socket", "-b", f"127.0.0.1:{p1}", "ml_model.predict_model:create_app()"],
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            "python:ml_model.gunicorn_conf",
+            "--no-control-socket",
+            "-b",
+            f"127.0.0.1:{p1}",
+            "ml_model.predict_model:create_app()",
+        ],
         {**env, "MODEL_DIR": str(candidates(repo)[-1]), "PREDICTION_LOG": str(tmp / "p.jsonl")},
-        repo.root, p1, "/predict", json.dumps({"instances": row.to_dict("records")}).encode(), args.requests,
-    )  # fmt: skip
+        repo.root,
+        p1,
+        "/predict",
+        json.dumps({"instances": row.to_dict("records")}).encode(),
+        args.requests,
+    )
     theirs = measure(
         "mlflow models serve (pyfunc, /invocations)",
-        [str(BIN / "mlflow"), "models", "serve", "-m", "models:/lawyer_match_model@challenger",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(p2)],
-        env, repo.root, p2, "/invocations", json.dumps({"dataframe_split": split}).encode(), args.requests,
-    )  # fmt: skip
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/lawyer_match_model@challenger",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(p2),
+        ],
+        env,
+        repo.root,
+        p2,
+        "/invocations",
+        json.dumps({"dataframe_split": split}).encode(),
+        args.requests,
+    )
     print(f"load average {os.getloadavg()[0]:.2f}; {args.requests} single-row requests each")
     for m in (ours, theirs):
         print(
             f"{m['label']:<44} start-up {m['startup_s']:5.1f} s  p50 {m['p50_ms']:7.2f} ms  p99 {m['p99_ms']:7.2f} ms"
         )
-    print(f"mlflow models serve / ours: p50 {theirs['p50_ms'] / ours['p50_ms']:.1f}x, "
-          f"start-up {theirs['startup_s'] / ours['startup_s']:.1f}x")  # fmt: skip
+    print(
+        f"mlflow models serve / ours: p50 {theirs['p50_ms'] / ours['p50_ms']:.1f}x, "
+        f"start-up {theirs['startup_s'] / ours['startup_s']:.1f}x"
+    )
     return 0
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ml_model.paths import REPO_ROOT
 from ml_model.schema import CASE_FIELDS, FEATURES
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.ports import free_port, timed_posts, wait_http
 from tests.support.procs import children, rss_mib
 
@@ -59,10 +59,19 @@ class Server:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn_conf makes a private one
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [GUNICORN, *SETTINGS, "-b", f"127.0.0.1:{self.port}",
-             *(["--pythonpath", str(pythonpath)] if pythonpath else []), app],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                GUNICORN,
+                *SETTINGS,
+                "-b",
+                f"127.0.0.1:{self.port}",
+                *(["--pythonpath", str(pythonpath)] if pythonpath else []),
+                app,
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_http(self.url + "/health", self.proc, timeout=120)
         self.startup_s = time.perf_counter() - t0
 
@@ -78,10 +87,22 @@ def pct(xs: list[float], q: float) -> float:
 def wrk(url: str, body_file: Path, connections: int, seconds: float) -> dict[str, float]:
     """Requests per second and median latency (ms) of wrk POSTing ``body_file`` to ``url``."""
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(POST_LUA), url, "--",
-         str(body_file)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "--latency",
+            "-s",
+            str(POST_LUA),
+            url,
+            "--",
+            str(body_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if "Non-2xx" in out:
         raise RuntimeError(f"{url} answered errors under wrk:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
@@ -119,8 +140,10 @@ def floor_table(args: argparse.Namespace, tmp: Path, one: bytes, rank: bytes, on
                     runs.setdefault((name, c), []).append(
                         wrk(server.url + "/predict", one_file, c, args.seconds)
                     )
-        rank_ms = {name: statistics.median(timed_posts(s.port, "/rank", rank, args.rank_requests))
-                   for name, s in servers}  # fmt: skip
+        rank_ms = {
+            name: statistics.median(timed_posts(s.port, "/rank", rank, args.rank_requests))
+            for name, s in servers
+        }
         load_end = load()
     finally:
         for _, server in servers:
@@ -129,20 +152,28 @@ def floor_table(args: argparse.Namespace, tmp: Path, one: bytes, rank: bytes, on
     def med(name: str, c: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[name, c])
 
-    print(f"\nSingle-instance /predict with wrk, {args.rounds} rounds of {args.seconds:g} s taking turns "
-          f"(medians); load average {load_start} at the start, {load_end} at the end")  # fmt: skip
+    print(
+        f"\nSingle-instance /predict with wrk, {args.rounds} rounds of {args.seconds:g} s taking turns "
+        f"(medians); load average {load_start} at the start, {load_end} at the end"
+    )
     print(f"{'':<28}{'floor (Flask)':>14}{'ours':>9}{'ours / floor':>14}{'bare WSGI':>11}{'ours / bare':>13}")
     for c in (1, 4):
         f_rps, o_rps, b_rps = med("floor", c, "rps"), med("ours", c, "rps"), med("bare", c, "rps")
-        print(f"{f'requests/s, concurrency {c}':<28}{f_rps:>14,.0f}{o_rps:>9,.0f}{o_rps / f_rps:>13.2f}x"
-              f"{b_rps:>11,.0f}{o_rps / b_rps:>12.2f}x")  # fmt: skip
-        print(f"{f'p50 ms, concurrency {c}':<28}{med('floor', c, 'p50_ms'):>14.2f}{med('ours', c, 'p50_ms'):>9.2f}"
-              f"{'':>14}{med('bare', c, 'p50_ms'):>11.2f}")  # fmt: skip
+        print(
+            f"{f'requests/s, concurrency {c}':<28}{f_rps:>14,.0f}{o_rps:>9,.0f}{o_rps / f_rps:>13.2f}x"
+            f"{b_rps:>11,.0f}{o_rps / b_rps:>12.2f}x"
+        )
+        print(
+            f"{f'p50 ms, concurrency {c}':<28}{med('floor', c, 'p50_ms'):>14.2f}{med('ours', c, 'p50_ms'):>9.2f}"
+            f"{'':>14}{med('bare', c, 'p50_ms'):>11.2f}"
+        )
     for c in (1, 4):
         ratios = [o["rps"] / f["rps"] for o, f in zip(runs["ours", c], runs["floor", c], strict=True)]
         print(f"ours / floor per round, concurrency {c}: " + ", ".join(f"{r:.2f}" for r in ratios))
-    print(f"/rank with 1,000 lawyers, p50 of {args.rank_requests} (new connection each): ours {rank_ms['ours']:.2f} ms; "
-          f"floor {rank_ms['floor']:.2f} ms, bare {rank_ms['bare']:.2f} ms (reading the 240 KB body only)")  # fmt: skip
+    print(
+        f"/rank with 1,000 lawyers, p50 of {args.rank_requests} (new connection each): ours {rank_ms['ours']:.2f} ms; "
+        f"floor {rank_ms['floor']:.2f} ms, bare {rank_ms['bare']:.2f} ms (reading the 240 KB body only)"
+    )
 
 
 def naive_table(args: argparse.Namespace, tmp: Path, one: bytes, rank: bytes) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_model.schema import FEATURES
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.procs import rss_mib
 from tests.support.serve import ServeUnit, descendants
 from tests.support.slow_clients import SlowClients, Timings, timed_requests
@@ -89,8 +89,13 @@ const [port, n, body] = [process.argv[1], Number(process.argv[2]), process.argv[
 
 def node_fetch_ms(port: int, body: bytes, n: int) -> list[float]:
     """``n`` sequential POST /predict from one Node process (after 20 unmeasured)."""
-    out = subprocess.run(["node", "-e", NODE_CLIENT, str(port), str(n + 20), body.decode()],
-                         capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        ["node", "-e", NODE_CLIENT, str(port), str(n + 20), body.decode()],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return json.loads(out.stdout)[20:]
 
 
@@ -162,19 +167,30 @@ def main(argv: list[str] | None = None) -> int:
                     rss = rss_mib(sorted(descendants(s.unit.proc.pid)))
                     held = clients.stop()
                 rec = recovery_s(s.unit.port)
-                s.attacks[attack] = {"health": health, "predict": predict, "held": held, "rss_mb": rss,
-                                     "recovery_s": rec, "load": f"{before}-{load()}"}  # fmt: skip
-                print(f"{attack:<44} {s.name:<8} /health {fmt(health):<40} /predict {fmt(predict):<40} "
-                      f"rss {rss:.0f} MB, reopened {held.get('reopened')}, recovery {rec:.1f} s, "
-                      f"load {s.attacks[attack]['load']}", flush=True)  # fmt: skip
+                s.attacks[attack] = {
+                    "health": health,
+                    "predict": predict,
+                    "held": held,
+                    "rss_mb": rss,
+                    "recovery_s": rec,
+                    "load": f"{before}-{load()}",
+                }
+                print(
+                    f"{attack:<44} {s.name:<8} /health {fmt(health):<40} /predict {fmt(predict):<40} "
+                    f"rss {rss:.0f} MB, reopened {held.get('reopened')}, recovery {rec:.1f} s, "
+                    f"load {s.attacks[attack]['load']}",
+                    flush=True,
+                )
     finally:
         for s in shapes:
             s.unit.stop()
             s.unit.kill_leftovers()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\nQuiet, {args.requests} requests per cell, {args.rounds} rounds taking turns; load average "
-          f"{quiet_load[0]} before, {quiet_load[1]} after. p50 / p99 in ms:\n")  # fmt: skip
+    print(
+        f"\nQuiet, {args.requests} requests per cell, {args.rounds} rounds taking turns; load average "
+        f"{quiet_load[0]} before, {quiet_load[1]} after. p50 / p99 in ms:\n"
+    )
     print("| | " + " | ".join(s.name for s in shapes) + " |")
     print("|---|" + "---|" * len(shapes))
     print("| start-up until /health answers | " + " | ".join(f"{s.startup_s:.2f} s" for s in shapes) + " |")
@@ -188,15 +204,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {s.name:<8} {kind:<26} {ratio:.3f}")
     if args.quiet_only:
         return 0
-    print(f"\nUnder attack, {args.attack_requests} sequential requests per endpoint, 2 s client "
-          "timeout, stop after 3 failures. p50 / p99 in ms:\n")  # fmt: skip
+    print(
+        f"\nUnder attack, {args.attack_requests} sequential requests per endpoint, 2 s client "
+        "timeout, stop after 3 failures. p50 / p99 in ms:\n"
+    )
     print("| attack | shape | /health | /predict | recovery | RSS of the unit | load |")
     print("|---|---|---|---|---|---|---|")
     for attack in ATTACKS:
         for s in shapes:
             a = s.attacks[attack]
-            print(f"| {attack} | {s.name} | {fmt(a['health'])} | {fmt(a['predict'])} | {a['recovery_s']:.1f} s | "
-                  f"{a['rss_mb']:.0f} MB | {a['load']} |")  # fmt: skip
+            print(
+                f"| {attack} | {s.name} | {fmt(a['health'])} | {fmt(a['predict'])} | {a['recovery_s']:.1f} s | "
+                f"{a['rss_mb']:.0f} MB | {a['load']} |"
+            )
     return 0
 
 

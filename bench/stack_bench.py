@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.procs import all_pids, pgrp, ppid, rss_mib
 from tests.support.repo import Repo, make_repo
 from tests.support.stack import Stack, parse_env, point_dvc_at, sidecar_env
@@ -68,8 +68,13 @@ def timed(fn, *args, **kw) -> tuple[float, subprocess.CompletedProcess]:
 
 def retrain(repo: Repo, env: dict[str, str]) -> tuple[float, str]:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, str(repo.root / "mlops" / "scripts" / "retrain_model.py")], env=env,
-                       capture_output=True, text=True, timeout=1800)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, str(repo.root / "mlops" / "scripts" / "retrain_model.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-2000:])
@@ -110,8 +115,15 @@ def main(argv: list[str] | None = None) -> int:
                 pids = members(g[key], children=key == "pg")
                 rss = rss_mib(pids)
                 total += rss
-                start = starts.get({"mon": "ceph-mon", "osd": "ceph-osd", "rgw": "radosgw", "pg": "PostgreSQL",
-                                    "mlflow": "mlflow server"}[key])  # fmt: skip
+                start = starts.get(
+                    {
+                        "mon": "ceph-mon",
+                        "osd": "ceph-osd",
+                        "rgw": "radosgw",
+                        "pg": "PostgreSQL",
+                        "mlflow": "mlflow server",
+                    }[key]
+                )
                 print(
                     f"{label:<15} {start if start is not None else float('nan'):>8.1f} {rss:>8.0f} {len(pids):>6}"
                 )

@@ -1,7 +1,8 @@
 """Model artifacts: the manifest that guards them, and the fast scorer that serves them.
 
-Pickles execute code when loaded, so every loader checks each file's sha256 against the
-manifest before unpickling anything. Serving never calls Keras: ``model.predict`` costs about
+Pickles execute code when loaded, so the preprocessors are read by an allow-list unpickler
+(``safe_pickle``) that refuses any global a fitted encoder or scaler does not need, after each
+file's sha256 is checked against the manifest. Serving never calls Keras: ``model.predict`` costs about
 85 ms a call here, while a NumPy forward pass over the .h5 weights (read with h5py) gives the
 same probabilities to 1e-5 in microseconds, and keeps TensorFlow out of the service process.
 """
@@ -18,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import joblib
 import numpy as np
 
 from ml_model.features import NUMERIC_FEATURES, numeric_matrix
 from ml_model.paths import ARTIFACT_FILES, ENCODER_FILE, MANIFEST_FILE, MODEL_FILE, SCALER_FILE
+from ml_model.safe_pickle import load_pickle
 from ml_model.schema import CATEGORICAL, SMALL_BATCH
 
 ACTIVATIONS = {
@@ -231,10 +232,14 @@ class LoadedModel:
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:
-    """Verify the manifest, then unpickle the preprocessors and read the network's weights."""
+    """Verify the manifest, then unpickle the preprocessors (allow-listed globals only, so no code
+    from the files runs) and read the network's weights as arrays."""
     manifest, blobs = read_verified(model_dir)
-    encoder = joblib.load(io.BytesIO(blobs[ENCODER_FILE]))
-    scaler = joblib.load(io.BytesIO(blobs[SCALER_FILE]))
+    try:
+        encoder = load_pickle(blobs[ENCODER_FILE], str(Path(model_dir) / ENCODER_FILE))
+        scaler = load_pickle(blobs[SCALER_FILE], str(Path(model_dir) / SCALER_FILE))
+    except ValueError as exc:  # UnsafePickle included: the message names the file and the global
+        raise ManifestError(str(exc)) from exc
     scorer = FastScorer(encoder, scaler, read_dense_layers(blobs[MODEL_FILE]))
     return LoadedModel(manifest, encoder, scaler, scorer)
 
@@ -245,7 +250,8 @@ def verify_probe(model: LoadedModel) -> None:
     A set without a probe (trained before probes existed) is refused: nothing vouches that it
     loads and scores as it did when it was trained.
     """
-    from ml_model.schema import FEATURE_FIELDS, validate_records
+    from ml_model.request_validation import validate_batch
+    from ml_model.schema import FEATURE_FIELDS
 
     probe = model.manifest.get("probe")
     if not isinstance(probe, dict) or not probe.get("rows"):
@@ -253,7 +259,7 @@ def verify_probe(model: LoadedModel) -> None:
             f"model {model.version}: its manifest records no probe batch; retrain it to promote it"
         )
     rows = probe["rows"]
-    got = model.scorer.score(validate_records(rows, FEATURE_FIELDS, "probe"), len(rows))
+    got = model.scorer.score(validate_batch(rows, FEATURE_FIELDS, "probe"), len(rows))
     want = np.asarray(probe["predictions"], dtype=float)
     worst = float(np.max(np.abs(got - want))) if len(want) == len(got) else float("inf")
     if not worst <= float(probe.get("atol", 1e-5)):

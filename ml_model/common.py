@@ -27,7 +27,7 @@ def exit_script(code: int) -> NoReturn:
     """Exit a command-line script without the interpreter's slow shutdown collections.
 
     TensorFlow and Evidently bring thousands of modules; at exit CPython runs full garbage
-    collections over all their objects, 2-3 s a run here (measured: BENCHMARKS.md). By now every
+    collections over all their objects, seconds a run here (measured: BENCHMARKS.md). By now every
     output is written and renamed into place and atexit handlers (logging, MLflow) still run,
     so the objects are taken out of the collector's reach and the OS reclaims the memory.
     The cost: objects in reference cycles are not finalized, so close files before calling this.

@@ -7,8 +7,8 @@ Use: ``gunicorn -c python:ml_model.gunicorn_conf -b 127.0.0.1:8000 'ml_model.pre
 Workers: 2 gevent workers (one per core). A sync worker serves one connection at a time, so two
 idle or slow clients used to block both until the 30 s worker timeout. A gevent worker serves each
 connection in a greenlet: an idle or slow client costs about 12 KB, never the worker. Nginx in
-front of sync workers was measured too; its extra hop made a request on a new connection 5-23%
-slower than sync workers alone, gevent about as fast (BENCHMARKS.md, "The serving floor").
+front of sync workers was measured too; its extra hop made a request on a new connection slower
+than sync workers alone, gevent about as fast (BENCHMARKS.md, "The serving floor").
 
 - ``worker_connections`` per worker (the master raises the open-files limit to match);
 - ``keepalive``: a client must send its request headers within this many seconds, and an idle
@@ -72,8 +72,13 @@ def on_starting(server: Any) -> None:
     needed = server.cfg.worker_connections + 256
     soft, hard = raise_open_files_limit(needed)
     if soft < needed:
-        server.log.warning("Open files are limited to %s (hard limit %s), fewer than the %s each worker "
-                           "may need for %s connections.", soft, hard, needed, server.cfg.worker_connections)  # fmt: skip
+        server.log.warning(
+            "Open files are limited to %s (hard limit %s), fewer than the %s each worker may need for %s connections.",
+            soft,
+            hard,
+            needed,
+            server.cfg.worker_connections,
+        )
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         os.makedirs(path, exist_ok=True)
@@ -89,8 +94,8 @@ def on_starting(server: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """Once the worker has loaded the app, move everything it allocated so far (NumPy, pandas,
     scikit-learn, Flask, the model: some 140,000 objects) out of the garbage collector's sight
-    (``gc.freeze``). A full collection then walks only what requests allocate: without it, one
-    about every 7,000 requests took 63 ms, about 9 µs a request on average and a stall."""
+    (``gc.freeze``). A full collection then walks only what requests allocate: without it, every
+    so many requests one of them stalled while a full collection walked them all (BENCHMARKS.md)."""
     gc.freeze()
 
 

@@ -12,24 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ml_model.openapi_schemas import ref, request_schemas, response_schemas
 from ml_model.paths import REPO_ROOT
-from ml_model.schema import (
-    CASE_FIELDS,
-    CATEGORICAL,
-    FEATURE_FIELDS,
-    LAWYER_FIELDS,
-    MAX_BODY_BYTES,
-    MAX_ERRORS,
-    MAX_INSTANCES,
-    MAX_LAWYER_ID,
-    MAX_TEXT_CHARS,
-    PAIR_FIELDS,
-    Field,
-)
+from ml_model.schema import MAX_BODY_BYTES, MAX_ERRORS, MAX_INSTANCES, MAX_TEXT_CHARS
 
 OPENAPI_FILE = REPO_ROOT / "ml_model" / "openapi.json"
 API_VERSION = "1.1.0"  # the contract's own version: raise it when a field, rule or endpoint changes
-_REF = "#/components/schemas/"
 
 _DESCRIPTION = f"""Scores (client case, lawyer) pairs with the production model.
 
@@ -43,206 +31,19 @@ A body over {MAX_BODY_BYTES} bytes or a list over {MAX_INSTANCES} entries is a 4
 not described here are ignored."""
 
 
-def field_schema(f: Field) -> dict[str, Any]:
-    """One field of the contract as a JSON Schema: a category is open text whose known values are
-    listed (``x-known-values``, also as ``examples``); a number has its inclusive range."""
-    if f.kind == "category":
-        known = ", ".join(f.vocab)
-        return {
-            "type": "string",
-            "maxLength": MAX_TEXT_CHARS,
-            "x-known-values": list(f.vocab),
-            "examples": list(f.vocab),
-            "description": f"Known values: {known}. Any other text is scored with this field ignored "
-            "and named in `warnings`.",
-        }
-    out: dict[str, Any] = {"type": "integer" if f.kind == "int" else "number"}
-    if f.min is not None:
-        out["minimum"] = f.min
-    if f.max is not None:
-        out["maximum"] = f.max
-    out["description"] = f"{f.describe()[0].upper()}{f.describe()[1:]}; NaN and Infinity are refused."
-    return out
-
-
-def _object(
-    description: str, fields: tuple[Field, ...], extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """An object that requires every field in ``fields`` (and ``extra``, first); others are ignored."""
-    properties = {**(extra or {}), **{f.name: field_schema(f) for f in fields}}
-    return {
-        "type": "object",
-        "description": description,
-        "required": list(properties),
-        "properties": properties,
-    }
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF + name}
-
-
-def _list(item: str, description: str) -> dict[str, Any]:
-    return {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": MAX_INSTANCES,
-        "items": _ref(item),
-        "description": description,
-    }
-
-
-def _nullable(kind: str, description: str) -> dict[str, Any]:
-    return {"type": [kind, "null"], "description": description}
-
-
-def _request_schemas() -> dict[str, dict[str, Any]]:
-    """What a client sends: /predict's instances, /rank's case and lawyers."""
-    lawyer_id = {
-        "description": f"The lawyer's id, given back in the ranking: a string of 1 to {MAX_TEXT_CHARS} characters "
-        "of valid Unicode, or an integer in [0, 2**53) (exact in every JSON reader).",
-        "oneOf": [
-            {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_CHARS},
-            {"type": "integer", "minimum": 0, "maximum": MAX_LAWYER_ID - 1},
-        ],
-    }
-    return {
-        "LawyerId": lawyer_id,
-        "Instance": _object("One complete (case, lawyer) pair.", FEATURE_FIELDS),
-        "Case": _object("The client's case, scored against every lawyer.", CASE_FIELDS),
-        "RankLawyer": _object(
-            "One candidate lawyer and the distance to the client.",
-            LAWYER_FIELDS + PAIR_FIELDS,
-            {"lawyer_id": _ref("LawyerId")},
-        ),
-        "PredictRequest": {
-            "type": "object",
-            "required": ["instances"],
-            "properties": {"instances": _list("Instance", "The pairs to score, in the order wanted back.")},
-        },
-        "RankRequest": {
-            "type": "object",
-            "required": ["case", "lawyers"],
-            "properties": {"case": _ref("Case"), "lawyers": _list("RankLawyer", "The candidates.")},
-        },
-    }
-
-
-def _scored(results: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """A 200 answer: ``results``, the model version, the prediction id and the warnings."""
-    return {
-        "type": "object",
-        "required": ["model_version", "prediction_id", results, "warnings", "warning_count"],
-        "properties": {
-            "model_version": {"type": "string", "description": "The model that produced these scores."},
-            "prediction_id": {
-                "type": "string",
-                "pattern": "^[0-9a-f]{32}$",
-                "description": "This request's id in the prediction log; outcomes refer to it.",
-            },
-            results: schema,
-            "warnings": {"type": "array", "maxItems": MAX_ERRORS, "items": _ref("Warning")},
-            "warning_count": {"type": "integer", "minimum": 0, "description": "All warnings, listed or not."},
-        },
-    }
-
-
-def _response_schemas() -> dict[str, dict[str, Any]]:
-    """What the service answers: scores, warnings, health, errors. Every answer object is closed
-    (``additionalProperties: false``): a key the service adds without describing it breaks the tests."""
-    probability = {"type": "number", "minimum": 0, "maximum": 1}
-    ranked = {
-        "type": "object",
-        "required": ["lawyer_id", "match_probability"],
-        "properties": {"lawyer_id": _ref("LawyerId"), "match_probability": probability},
-        "additionalProperties": False,
-    }
-    schemas = {
-        "PredictResponse": _scored(
-            "predictions",
-            {"type": "array", "items": probability, "description": "One per instance, in order."},
-        ),
-        "RankResponse": _scored(
-            "ranking", {"type": "array", "items": ranked, "description": "Every lawyer, best match first."}
-        ),
-        "Warning": {
-            "type": "object",
-            "description": "A category the model does not know: scored with that field ignored.",
-            "required": ["location", "index", "field", "value", "message"],
-            "properties": {
-                "location": {"enum": ["case", "instances", "lawyers"]},
-                "index": {"type": ["integer", "null"], "minimum": 0, "description": "Position in the list."},
-                "field": {"enum": list(CATEGORICAL)},
-                "value": {"type": "string", "description": "The value, or its first 40 characters and '…'."},
-                "message": {"type": "string"},
-            },
-        },
-        "Health": _health_schema(),
-        **_error_schemas(),
-    }
-    return {name: {**schema, "additionalProperties": False} for name, schema in schemas.items()}
-
-
-def _health_schema() -> dict[str, Any]:
-    """/health: liveness, the model being served and the service's counters."""
-    return {
-        "type": "object",
-        "required": [
-            "status",
-            "model_version",
-            "trained_at",
-            "training_data_sha256",
-            "instances_scored",
-            "unknown_category_instances",
-        ],
-        "properties": {
-            "status": {"const": "ok"},
-            "model_version": {"type": "string"},
-            "trained_at": _nullable("string", "When the served model was trained (its manifest)."),
-            "training_data_sha256": _nullable("string", "The training data's hash (its manifest)."),
-            "instances_scored": {"type": "integer", "minimum": 0},
-            "unknown_category_instances": {"type": "integer", "minimum": 0},
-        },
-    }
-
-
-def _error_schemas() -> dict[str, dict[str, Any]]:
-    """Every error is ``{"error": sentence}``; a 400 adds each problem and their count."""
-    problem = {
-        "type": "object",
-        "required": ["location", "index", "field", "message"],
-        "properties": {
-            "location": {"enum": ["body", "case", "instances", "lawyers"]},
-            "index": {"type": ["integer", "null"], "minimum": 0, "description": "Position in the list."},
-            "field": _nullable("string", "The field, or null for the body or a whole entry."),
-            "message": {"type": "string", "description": "The problem, naming the field."},
-        },
-    }
-    properties = {
-        "error": {"type": "string", "description": "The first problems in one readable sentence."},
-        "errors": {"type": "array", "maxItems": MAX_ERRORS, "items": _ref("Problem")},
-        "error_count": {"type": "integer", "minimum": 1, "description": "All problems, listed or not."},
-    }
-    return {
-        "Problem": problem,
-        "Error": {"type": "object", "required": ["error"], "properties": properties},
-        "BadRequest": {"type": "object", "required": list(properties), "properties": properties},
-    }
-
-
 def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
 def _responses(ok: str, ok_schema: str | None, errors: dict[str, str]) -> dict[str, Any]:
     """The 200 (a schema name, or None for text) and the error statuses an operation answers."""
-    content = _json_content(_ref(ok_schema)) if ok_schema else {"text/plain": {"schema": {"type": "string"}}}
+    content = _json_content(ref(ok_schema)) if ok_schema else {"text/plain": {"schema": {"type": "string"}}}
     out: dict[str, Any] = {"200": {"description": ok, "content": content}}
     for status, (description, schema) in {
         **{code: (text, "BadRequest" if code == "400" else "Error") for code, text in errors.items()},
         "500": ("An internal error (logged by the service, not explained).", "Error"),
     }.items():
-        out[status] = {"description": description, "content": _json_content(_ref(schema))}
+        out[status] = {"description": description, "content": _json_content(ref(schema))}
     return out
 
 
@@ -250,7 +51,7 @@ def _scoring_operation(name: str, summary: str, request: str, response: str) -> 
     return {
         "operationId": name,
         "summary": summary,
-        "requestBody": {"required": True, "content": _json_content(_ref(request))},
+        "requestBody": {"required": True, "content": _json_content(ref(request))},
         "responses": _responses(
             "Scored.",
             response,
@@ -262,16 +63,18 @@ def _scoring_operation(name: str, summary: str, request: str, response: str) -> 
     }
 
 
+def _get(name: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """A GET endpoint's description."""
+    return {"get": {"operationId": name, "summary": summary, "responses": responses}}
+
+
 def _paths() -> dict[str, Any]:
     """Every endpoint the service answers."""
+    document = {"description": "The OpenAPI 3.1 document.", "content": _json_content({"type": "object"})}
     return {
-        "/health": {
-            "get": {
-                "operationId": "health",
-                "summary": "Liveness and the model being served.",
-                "responses": _responses("Serving.", "Health", {}),
-            }
-        },
+        "/health": _get(
+            "health", "Liveness and the model being served.", _responses("Serving.", "Health", {})
+        ),
         "/predict": {
             "post": _scoring_operation(
                 "predict",
@@ -285,25 +88,8 @@ def _paths() -> dict[str, Any]:
                 "rank", "One case against many lawyers, best match first.", "RankRequest", "RankResponse"
             )
         },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics (text format).",
-                "responses": _responses("Metrics.", None, {}),
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This description.",
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI 3.1 document.",
-                        "content": _json_content({"type": "object"}),
-                    }
-                },
-            }
-        },
+        "/metrics": _get("metrics", "Prometheus metrics (text format).", _responses("Metrics.", None, {})),
+        "/openapi.json": _get("openapi", "This description.", {"200": document}),
     }
 
 
@@ -318,7 +104,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "http://127.0.0.1:8000", "description": "The development server's default."}],
         "paths": _paths(),
-        "components": {"schemas": {**_request_schemas(), **_response_schemas()}},
+        "components": {"schemas": {**request_schemas(), **response_schemas()}},
     }
 
 

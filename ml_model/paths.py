@@ -1,8 +1,8 @@
-"""Every path and name the project uses: production artifacts, the sidecar's folders, MLflow names.
+"""Every path and name production uses: its artifacts, its data snapshot, its prediction log.
 
-One module, at the bottom of the import graph, so production and the sidecar cannot disagree on
-where a file lives or what a run is called. Paths resolve from this file, never from the current
-directory, so every script runs from anywhere.
+One module, at the bottom of the import graph; the sidecar's own names are in ``mlops/paths.py``,
+which builds on this one, so production and the sidecar cannot disagree on where a file lives.
+Paths resolve from this file, never from the current directory, so every script runs from anywhere.
 """
 
 from __future__ import annotations
@@ -22,33 +22,10 @@ MANIFEST_FILE = "manifest.json"
 ARTIFACT_FILES = (MODEL_FILE, ENCODER_FILE, SCALER_FILE)
 DEFAULT_PREDICTION_LOG = REPO_ROOT / "logs" / "predictions.jsonl"
 
-# The MLOps sidecar (mlops/): the only place it writes.
-MLOPS_DIR = REPO_ROOT / "mlops"
-DATA_DIR = MLOPS_DIR / "data"
-DATASET = DATA_DIR / "matchmaking_dataset.csv"
-DATASET_DVC_FILE = DATA_DIR / "matchmaking_dataset.csv.dvc"
-# The fixed equity evaluation set (every group with enough rows); the equity guard measures there.
-EQUITY_EVAL = DATA_DIR / "equity_eval.csv"
-EQUITY_EVAL_DVC_FILE = DATA_DIR / "equity_eval.csv.dvc"
-MODELS_DIR = MLOPS_DIR / "models"
-ARCHIVE_DIR = MODELS_DIR / "archive"
-STAGING_DIR = MLOPS_DIR / ".staging"
-TRACKING_DIR = MLOPS_DIR / "tracking"
-REPORTS_DIR = MLOPS_DIR / "reports"
-PLOTS_TEMPLATE = MLOPS_DIR / "plots" / "offline_template.html"  # dvc plots show, offline (plots_template.py)
-PARAMS_FILE = MLOPS_DIR / "params.yaml"
-LAST_METRICS = TRACKING_DIR / "last_metrics.json"
-LAST_RETRAIN = TRACKING_DIR / "last_retrain.json"
-EVAL_LATEST = TRACKING_DIR / "eval_latest.json"
-DRIFT_LATEST = TRACKING_DIR / "drift_latest.json"
-# The DVC stage's whole drift report (not tracked): the job summary states the same run's verdict.
-DRIFT_REPORT_LATEST = TRACKING_DIR / "drift_report_latest.json"
-RETRAIN_LOCK = TRACKING_DIR / ".retrain.lock"
-PROMOTE_LOCK = TRACKING_DIR / ".promote.lock"
-
-# MLflow: the experiment every run is logged to and the registered model candidates go into.
-EXPERIMENT_NAME = "LegalAid_Connect_Matchmaking"
-REGISTERED_MODEL = "lawyer_match_model"
+# The training recipe (params.yaml's train and data sections): production training reads the
+# sidecar's file, so production and candidates cannot be trained differently. Every other name of
+# the sidecar (its folders, records, locks and MLflow names) is in mlops/paths.py.
+PARAMS_FILE = REPO_ROOT / "mlops" / "params.yaml"
 
 
 def timestamp() -> str:

@@ -1,6 +1,8 @@
 """The prediction log: what the service scored, for the monitor to compare with training data.
 
-The writer and the reader of the format live here together, so they cannot drift apart.
+The writer lives here and the reader in ``prediction_log_reader`` (which names the window's files
+for both); ``read_prediction_log`` is importable from here too, and the round-trip tests keep the
+two in step.
 
 Rotation: when the file reaches ``PREDICTION_LOG_MAX_BYTES`` (default 100 MiB) the writer that
 notices renames ``path`` to ``path.1`` (``path.1`` to ``path.2`` ..., dropping the oldest beyond
@@ -15,10 +17,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +25,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
+from ml_model.prediction_log_reader import lock_path, log_files, read_prediction_log, rotated_path
 from ml_model.schema import FEATURES
+
+__all__ = ["LogEntry", "PredictionLog", "format_line", "read_prediction_log"]
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,11 @@ def format_line(entry: LogEntry) -> bytes:
     try:
         return orjson.dumps(line, option=_NUMPY) + b"\n"
     except (TypeError, orjson.JSONEncodeError) as exc:
-        log.error("Prediction %s: its log line could not be written as it was (%s); writing it sanitized.",
-                  entry.prediction_id, exc)  # fmt: skip
+        log.error(
+            "Prediction %s: its log line could not be written as it was (%s); writing it sanitized.",
+            entry.prediction_id,
+            exc,
+        )
         line = _plain(line)
         line["sanitized"] = True
         return orjson.dumps(line) + b"\n"
@@ -122,7 +126,7 @@ class PredictionLog:
     probabilities, the model version and the time; ``read_prediction_log`` expands it into one
     row per instance. The service registers ``write`` with ``Response.call_on_close``, so the
     client has its answer before the line is formatted. (A background thread was tried first: it
-    took the GIL from the request thread mid-request and added 2-5 ms to a 1,000-lawyer /rank.)
+    took the GIL from the request thread mid-request and slowed a 1,000-lawyer /rank.)
     Each write is one ``write()`` of a whole line to a file opened for appending (O_APPEND), so
     lines from several gunicorn workers do not interleave.
 
@@ -239,105 +243,3 @@ def _write_all(fd: int, data: bytes) -> None:
     done = os.write(fd, data)
     while done < len(data):  # only on a full disk or a signal; the rest still lands after it
         done += os.write(fd, data[done:])
-
-
-def lock_path(path: Path) -> Path:
-    """The lock file beside the log that rotation and readers agree on."""
-    return path.with_name(path.name + ".lock")
-
-
-def rotated_path(path: Path, i: int) -> Path:
-    """``path.i``: the i-th newest rotated file (``path`` itself for 0)."""
-    return path.with_name(f"{path.name}.{i}") if i else path
-
-
-def log_files(path: str | Path) -> list[Path]:
-    """The files of the log's current window, oldest first: ``path.N ... path.1, path``."""
-    path = Path(path)
-    pattern = re.compile(re.escape(path.name) + r"\.([0-9]+)")
-    rotated = []
-    if path.parent.is_dir():
-        for p in path.parent.iterdir():
-            m = pattern.fullmatch(p.name)
-            if m:
-                rotated.append((int(m.group(1)), p))
-    return [p for _, p in sorted(rotated, reverse=True)] + ([path] if path.exists() or not rotated else [])
-
-
-@contextmanager
-def _shared_lock(path: Path) -> Iterator[None]:
-    """Hold the rotation lock shared while reading, so no file is renamed under the reader."""
-    try:
-        fd = os.open(lock_path(path), os.O_RDONLY)
-    except OSError:  # no lock file: nothing rotates this log (or we may not open it)
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)
-
-
-_PER_LINE = ("match_probability", "model_version", "time", "request", "prediction_id", "lawyer_id")
-
-
-def _record(text: bytes, file: Path, number: int, last: bool) -> dict[str, Any] | None:
-    """One line as a record; None for a blank line or a torn last line; an error naming the line otherwise."""
-    if not text.strip():
-        return None
-    try:
-        rec = orjson.loads(text)
-        n = len(rec["match_probability"])
-        if any(len(rec["features"][name]) != n for name in FEATURES):
-            raise ValueError("columns of different lengths")
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        if last:
-            return None
-        raise ValueError(f"{file}, line {number}: not a prediction-log record ({exc})") from exc
-    return rec
-
-
-def _append(columns: dict[str, list], rec: dict[str, Any], request: int) -> None:
-    """Add a record's instances to the columns, one row each."""
-    feats, probs = rec["features"], rec["match_probability"]
-    n = len(probs)
-    for name in FEATURES:
-        columns[name].extend(feats[name])
-    columns["match_probability"].extend(probs)
-    for key in ("model_version", "time", "prediction_id"):
-        columns[key].extend([rec.get(key)] * n)
-    columns["request"].extend([request] * n)
-    lawyer_ids = rec.get("lawyer_id")
-    columns["lawyer_id"].extend(
-        lawyer_ids if isinstance(lawyer_ids, list) and len(lawyer_ids) == n else [None] * n
-    )
-
-
-def read_prediction_log(path: str | Path) -> pd.DataFrame:
-    """One row per scored instance: the features, ``match_probability``, ``model_version``, ``time``,
-    ``request`` (a running line number over the window: instances of one /rank request share a
-    case), ``prediction_id`` and ``lawyer_id`` (/rank lines; None elsewhere and in lines written
-    before ids existed).
-
-    Reads the whole current window, the rotated files ``path.N ... path.1`` and then ``path``,
-    oldest first, as one log. Columns are gathered line by line and turned into one DataFrame at
-    the end (100,000 logged instances in well under a second). A torn last line of a file (the
-    service was killed mid-write) is skipped; any other bad line is an error naming the file and
-    line number.
-    """
-    path = Path(path)
-    columns: dict[str, list] = {name: [] for name in (*FEATURES, *_PER_LINE)}
-    with _shared_lock(path):
-        contents = [(p, p.read_bytes()) for p in log_files(path)]
-    before = 0  # lines in the files read so far: ``request`` is the line number in the window
-    for file, data in contents:
-        lines = data.splitlines()
-        for number, text in enumerate(lines, start=1):
-            rec = _record(text, file, number, last=number == len(lines))
-            if rec is not None:
-                _append(columns, rec, before + number)
-        before += len(lines)
-    if not columns["request"]:
-        raise ValueError(f"{path}: the prediction log holds no records")
-    return pd.DataFrame(columns)

@@ -27,6 +27,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ml_model.common import atomic_write, atomic_write_json, exit_script, setup_logging, sha256_file
 from ml_model.features import NUMERIC_FEATURES, design_matrix, frame_columns, numeric_matrix
+from ml_model.frame_validation import read_dataset
 from ml_model.metrics import classification_metrics, expected_calibration_error
 from ml_model.paths import (
     ENCODER_FILE,
@@ -39,7 +40,7 @@ from ml_model.paths import (
     SCALER_FILE,
     model_version,
 )
-from ml_model.schema import CATEGORICAL, FEATURES, LABEL, SchemaError, read_dataset
+from ml_model.schema import CATEGORICAL, FEATURES, LABEL, SchemaError
 
 log = logging.getLogger(__name__)
 

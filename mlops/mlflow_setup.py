@@ -21,7 +21,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlparse
 
-from ml_model.paths import EXPERIMENT_NAME, TRACKING_DIR
+from mlops.paths import EXPERIMENT_NAME, TRACKING_DIR
 
 DEFAULT_TRACKING_URI = TRACKING_DIR.as_uri()
 SERVER_CHECK_TIMEOUT_S = 5.0
@@ -38,6 +38,21 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def _refusal(uri: str, exc: urllib.error.HTTPError) -> str:
+    """What the server said when it refused, and for a host-check refusal the setting that fixes it."""
+    try:
+        body = exc.read().decode(errors="replace").strip()[:200]
+    except OSError:
+        body = ""
+    if exc.code == 403 and "host" in body.lower():
+        return (
+            f" ({body}): the server's --allowed-hosts does not include the host name "
+            f"{urlparse(uri).netloc!r}; start it with --allowed-hosts listing that name "
+            "(the list REPLACES the defaults: keep localhost,127.0.0.1 in it)"
+        )
+    return f" ({body})" if body else ""
+
+
 def check_server(uri: str) -> None:
     """Two quick requests, so a server that is down or refuses us fails in seconds, not after retries.
 
@@ -46,27 +61,13 @@ def check_server(uri: str) -> None:
     names the cause, and for a host-check refusal the ``--allowed-hosts`` setting that fixes it.
     """
     base = uri.rstrip("/")
-
-    def refusal(exc: urllib.error.HTTPError) -> str:
-        try:
-            body = exc.read().decode(errors="replace").strip()[:200]
-        except OSError:
-            body = ""
-        if exc.code == 403 and "host" in body.lower():
-            return (
-                f" ({body}): the server's --allowed-hosts does not include the host name "
-                f"{urlparse(uri).netloc!r}; start it with --allowed-hosts listing that name "
-                "(the list REPLACES the defaults: keep localhost,127.0.0.1 in it)"
-            )
-        return f" ({body})" if body else ""
-
     try:
         with urllib.request.urlopen(base + "/health", timeout=SERVER_CHECK_TIMEOUT_S) as resp:
             if resp.status != 200:
                 raise TrackingUnavailable(f"MLflow tracking server {uri} answered {resp.status} on /health")
     except urllib.error.HTTPError as exc:
         raise TrackingUnavailable(
-            f"MLflow tracking server {uri} answered {exc.code} on /health{refusal(exc)}"
+            f"MLflow tracking server {uri} answered {exc.code} on /health{_refusal(uri, exc)}"
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {exc}") from exc
@@ -76,7 +77,7 @@ def check_server(uri: str) -> None:
             pass
     except urllib.error.HTTPError as exc:
         raise TrackingUnavailable(
-            f"MLflow tracking server {uri} refused an API call with {exc.code}{refusal(exc)}"
+            f"MLflow tracking server {uri} refused an API call with {exc.code}{_refusal(uri, exc)}"
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise TrackingUnavailable(f"MLflow tracking server {uri} did not answer an API call: {exc}") from exc
@@ -85,7 +86,8 @@ def check_server(uri: str) -> None:
 def configure() -> Any:
     """Point MLflow at our store and experiment; return the ``mlflow`` module, ready to log.
 
-    MLflow is imported here, not at module import, because it costs about 2 s.
+    MLflow is imported here, not at module import, because importing it is slow: a command that
+    fails on its arguments, or never logs, does not pay for it.
     """
     uri = tracking_uri()
     scheme = urlparse(uri).scheme

@@ -3,7 +3,7 @@
 A registered model must be something a person can promote and anyone can score: the h5, both
 pickles and the manifest, taking the 14 raw fields of the data contract. Loading verifies the
 manifest before anything is unpickled, exactly as the service does, and scoring takes the
-service's own path (``validate_records`` then the NumPy scorer), so the registry, ``mlflow models
+service's own path (``validate_batch`` then the NumPy scorer), so the registry, ``mlflow models
 serve`` and our ``/predict`` give the same probabilities. The class is pickled by reference: the
 project must be installed where the model is loaded (it is, in ``./.venv``).
 """
@@ -18,12 +18,12 @@ import mlflow.pyfunc
 import pandas as pd
 
 from ml_model.artifacts import LoadedModel, load_model
-from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE
-from ml_model.schema import FEATURE_FIELDS, FEATURES, validate_records
+from ml_model.paths import MANIFEST_FILE
+from ml_model.request_validation import validate_batch
+from ml_model.schema import FEATURE_FIELDS, FEATURES
+from mlops.paths import SET_FILES
 
 log = logging.getLogger(__name__)
-
-SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)
 
 
 class LawyerMatchModel(mlflow.pyfunc.PythonModel):
@@ -40,7 +40,7 @@ class LawyerMatchModel(mlflow.pyfunc.PythonModel):
     ) -> pd.Series:
         """Validate the rows as the service does (unknown categories score as all-zero), then score."""
         frame = pd.DataFrame(model_input)[list(FEATURES)]
-        cols = validate_records(frame.to_dict(orient="records"), FEATURE_FIELDS, "rows")
+        cols = validate_batch(frame.to_dict(orient="records"), FEATURE_FIELDS, "rows")
         return pd.Series(self.model.scorer.score(cols, len(frame)), name="match_probability")
 
 

@@ -24,7 +24,7 @@ import requests
 
 from ml_model.paths import ML_MODEL_DIR, REPO_ROOT
 from ml_model.prediction_log import read_prediction_log
-from mlops.scripts.generate_data import simulate, true_logit
+from mlops.sidecar.simulator import simulate, true_logit
 from tests.support.act import ActRun, check, fresh_clone, git, run_act
 from tests.support.ports import free_port, wait_http
 from tests.support.repo import Repo, make_repo
@@ -46,8 +46,13 @@ def start_backend(tmp: Path, ml_url: str) -> tuple[subprocess.Popen, str, Path]:
         "DB_PATH": str(db),
         "OUTCOMES_TOKEN": TOKEN,
     }
-    proc = subprocess.Popen(["node", "server.js"], cwd=REPO_ROOT / "backend", env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        ["node", "server.js"],
+        cwd=REPO_ROOT / "backend",
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/api/health", proc)
     return proc, url, db
@@ -74,8 +79,12 @@ def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Pat
         auth = {"Authorization": f"Bearer {TOKEN}"}
         for (match_id, lawyer_id), yes in zip(shown, engaged, strict=True):
             outcome = "engaged" if yes else "declined"
-            r = http.post(url + "/api/outcomes", json={"match_id": match_id, "lawyer_id": lawyer_id, "outcome": outcome},
-                          headers=auth, timeout=10)  # fmt: skip
+            r = http.post(
+                url + "/api/outcomes",
+                json={"match_id": match_id, "lawyer_id": lawyer_id, "outcome": outcome},
+                headers=auth,
+                timeout=10,
+            )
             assert r.status_code == 201, r.text
     finally:
         backend.terminate()
@@ -83,8 +92,13 @@ def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Pat
         svc.stop()
 
     export = tmp_path / "outcomes.jsonl"
-    r = subprocess.run(["npm", "run", "-s", "export-outcomes", "--", "--out", str(export), "--db", str(db)],
-                       cwd=REPO_ROOT / "backend", capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = subprocess.run(
+        ["npm", "run", "-s", "export-outcomes", "--", "--out", str(export), "--db", str(db)],
+        cwd=REPO_ROOT / "backend",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert sum(1 for _ in export.open()) == len(shown)
 
@@ -93,8 +107,15 @@ def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Pat
     simulate(30000, 4243, drift="concept", balanced=True).to_csv(
         repo.root / "mlops/data/equity_eval.csv", index=False
     )
-    r = repo.script("collect_feedback.py", "--predictions", str(svc.prediction_log), "--outcomes", str(export),
-                    "--out", str(repo.data))  # fmt: skip
+    r = repo.script(
+        "collect_feedback.py",
+        "--predictions",
+        str(svc.prediction_log),
+        "--outcomes",
+        str(export),
+        "--out",
+        str(repo.data),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
     assert report["with_outcome"] == len(shown) == report["rows_written"]

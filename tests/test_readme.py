@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from ml_model.paths import EXPERIMENT_NAME, REPO_ROOT
-from mlops.scripts.generate_data import simulate
+from ml_model.paths import REPO_ROOT
+from mlops.paths import EXPERIMENT_NAME
+from mlops.sidecar.simulator import simulate
 from tests.support.ports import wait_http
 from tests.support.procs import stop_group
 from tests.support.repo import Repo, make_repo

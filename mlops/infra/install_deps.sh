@@ -2,7 +2,7 @@
 # System packages for the scale-out stack (mlops/infra/stack.sh): Ceph's radosgw with one monitor
 # and one OSD (the S3 object store) and PostgreSQL 15 (MLflow's backend store), from Debian.
 # Idempotent: does nothing when the binaries are there; otherwise runs `apt-get update` once, then
-# one `apt-get install` (about 40 s). Needs root (CI runs as root). Python packages are pinned in
+# one `apt-get install`. Needs root (CI runs as root). Python packages are pinned in
 # mlops/infra/requirements.txt and installed with the venv (make install).
 set -euo pipefail
 

@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from ml_model.paths import REPO_ROOT
@@ -72,8 +73,10 @@ def check_mlflow(uri: str | None) -> list[Check]:
         if exc.code == 404 or "not enabled" in body.lower() or "serve-artifacts" in body:
             checks.append(Check(True, "the server does not proxy artifacts (clients write them directly)"))
         else:
-            checks.append(Check(False, f"the server at {uri} cannot use its artifact store: {exc.code} "
-                                       f"{_s3_hint(body) or body[:300]}"))  # fmt: skip
+            why = _s3_hint(body) or body[:300]
+            checks.append(
+                Check(False, f"the server at {uri} cannot use its artifact store: {exc.code} {why}")
+            )
     except (urllib.error.URLError, OSError) as exc:
         checks.append(Check(False, f"listing artifacts through {uri} failed: {exc}"))
     return checks
@@ -103,7 +106,7 @@ def _s3_hint(text: str) -> str:
 def dvc_remote(repo: Path, name: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
     """(name, merged settings, where each setting came from) from .dvc/config and config.local.
 
-    Read here rather than through DVC, so the check needs no DVC import and runs in a second.
+    Read here rather than through DVC, so the check needs no DVC import and stays quick.
     """
     merged: dict[str, str] = {}
     source: dict[str, str] = {}
@@ -149,47 +152,69 @@ def check_dvc(repo: Path, name: str | None) -> list[Check]:
     bucket, _, prefix = url[len("s3://") :].partition("/")
     checks: list[Check] = []
     if endpoint:
-        p = urlparse(endpoint)
-        try:
-            socket.create_connection(
-                (p.hostname, p.port or (443 if p.scheme == "https" else 80)), TIMEOUT_S
-            ).close()
-            checks.append(Check(True, f"object store {endpoint} answers ({ep_setting})"))
-        except OSError as exc:
-            return [Check(False, f"object store {endpoint} ({ep_setting}) does not answer: {exc}")]
+        answers = _endpoint_answers(endpoint, ep_setting)
+        if not answers.ok:
+            return [answers]
+        checks.append(answers)
     key, key_name = _credential(name, conf, where, "access_key_id", "AWS_ACCESS_KEY_ID")
     sec, sec_name = _credential(name, conf, where, "secret_access_key", "AWS_SECRET_ACCESS_KEY")
     if not key or not sec:
         missing = " and ".join(n for n, v in ((key_name, key), (sec_name, sec)) if not v)
-        return [*checks, Check(False, f"{missing} not set (eval \"$(mlops/infra/stack.sh env)\", or "
-                                      f"dvc remote modify --local {name} access_key_id/secret_access_key)")]  # fmt: skip
-    from botocore.exceptions import BotoCoreError, ClientError
-
+        how = f'eval "$(mlops/infra/stack.sh env)", or dvc remote modify --local {name} access_key_id/secret_access_key'
+        return [*checks, Check(False, f"{missing} not set ({how})")]
     region = conf.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     s3 = s3_client(endpoint, key, sec, region=region, connect_timeout=TIMEOUT_S, read_timeout=15)
+    why = _listing_fails(s3, bucket, prefix, key_name, sec_name, f"remote.{name}.url in {where.get('url')}")
+    if why:
+        return [*checks, Check(False, f"DVC remote {name} ({url}): {why}")]
+    return [
+        *checks,
+        Check(True, f"DVC remote {name} ({url}): {key_name}/{sec_name} accepted, bucket readable"),
+    ]
+
+
+def _endpoint_answers(endpoint: str, setting: str) -> Check:
+    """Whether the object store's endpoint accepts a connection, naming the setting it came from."""
+    p = urlparse(endpoint)
+    try:
+        socket.create_connection(
+            (p.hostname, p.port or (443 if p.scheme == "https" else 80)), TIMEOUT_S
+        ).close()
+    except OSError as exc:
+        return Check(False, f"object store {endpoint} ({setting}) does not answer: {exc}")
+    return Check(True, f"object store {endpoint} answers ({setting})")
+
+
+def _listing_fails(
+    s3: Any, bucket: str, prefix: str, key_name: str, sec_name: str, url_setting: str
+) -> str | None:
+    """Why one object listing in the bucket fails, naming the setting to change; None when it works."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        why = {
+        return {
             "InvalidAccessKeyId": f"{key_name} is not known to the object store",
             "SignatureDoesNotMatch": f"{sec_name} does not match {key_name}",
-            "NoSuchBucket": f"bucket {bucket} does not exist (remote.{name}.url in {where.get('url')})",
+            "NoSuchBucket": f"bucket {bucket} does not exist ({url_setting})",
             "AccessDenied": f"the keys ({key_name}) are valid but may not list bucket {bucket}",
         }.get(code, f"{code or exc}")
-        return [*checks, Check(False, f"DVC remote {name} ({url}): {why}")]
     except BotoCoreError as exc:
-        return [*checks, Check(False, f"DVC remote {name} ({url}): {exc}")]
-    checks.append(Check(True, f"DVC remote {name} ({url}): {key_name}/{sec_name} accepted, bucket readable"))
-    return checks
+        return str(exc)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the checks, print one line each; exit 1 if any failed, so CI stops before the real work."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="repository whose .dvc/config to read")
-    parser.add_argument("--remote", default=os.environ.get("DVC_REMOTE"),
-                        help="DVC remote to check (default: $DVC_REMOTE, else the default remote)")  # fmt: skip
+    parser.add_argument(
+        "--remote",
+        default=os.environ.get("DVC_REMOTE"),
+        help="DVC remote to check (default: $DVC_REMOTE, else the default remote)",
+    )
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--skip-dvc", action="store_true")
     args = parser.parse_args(argv)

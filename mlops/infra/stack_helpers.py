@@ -81,7 +81,8 @@ def s3_client(
     """A boto3 S3 client that tries once with short timeouts: a wrong setting must fail in seconds.
 
     Keys left None come from boto3's usual chain (the ``AWS_*`` variables); endpoint None is AWS.
-    boto3 is imported here, not at module import: it costs about 0.2 s that `port-free` need not pay.
+    boto3 is imported here, not at module import: `port-free` and the other helpers need not pay
+    for its import.
     """
     import boto3
     from botocore.config import Config

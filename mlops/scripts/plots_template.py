@@ -1,9 +1,8 @@
 """DVC's HTML template for `dvc plots show`, with Vega inlined so the page draws offline.
 
-DVC's default page loads Vega, Vega-Lite and vega-embed from a CDN, so without network it is
-blank. This writes ``mlops/plots/offline_template.html``: DVC's own page layout with the three
-bundles from npm (``tools/vega``, pinned; ``make`` installs them) inlined, and ``.dvc/config``
-names it (``plots.html_template``), so plain ``dvc plots show`` works offline.
+Writes ``mlops/plots/offline_template.html`` (``.dvc/config`` names it) from the pinned npm
+bundles in ``tools/vega``; ``make`` runs it. The page itself is ``mlops/sidecar/plots_template.py``.
+Exit 2 when the npm bundles are not installed.
 """
 
 from __future__ import annotations
@@ -13,39 +12,10 @@ import logging
 from pathlib import Path
 
 from ml_model.common import atomic_write_text, exit_script, setup_logging
-from ml_model.paths import PLOTS_TEMPLATE, REPO_ROOT
+from mlops.paths import PLOTS_TEMPLATE
+from mlops.sidecar.plots_template import render
 
 log = logging.getLogger(__name__)
-
-VEGA_MODULES = REPO_ROOT / "tools" / "vega" / "node_modules"
-BUNDLES = ("vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js")
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-    {refresh_tag}
-    <meta charset="utf-8">
-    <title>LegalAid Connect: pipeline plots (dvc plots show)</title>
-    <style>table {{ border-spacing: 15px; }} body {{ font-family: system-ui, sans-serif; }}</style>
-    {inline_scripts}
-</head>
-<body>
-    {plot_divs}
-</body>
-</html>
-"""
-
-
-def render(modules: Path = VEGA_MODULES) -> str:
-    """The template text; DVC fills ``{plot_divs}`` and ``{refresh_tag}`` (no ``{scripts}``: no CDN)."""
-    scripts = []
-    for rel in BUNDLES:
-        path = modules / rel
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run `make node-deps` (npm ci in tools/vega)")
-        scripts.append(f"<script>{path.read_text(encoding='utf-8')}</script>")
-    return PAGE.format(
-        inline_scripts="\n".join(scripts), refresh_tag="{refresh_tag}", plot_divs="{plot_divs}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_model.paths import MODELS_DIR, REPO_ROOT, model_version
+from ml_model.paths import REPO_ROOT, model_version
+from mlops.paths import MODELS_DIR
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mlops.yml"
 ACTIONLINT_DIR = REPO_ROOT / "tools" / "actionlint"

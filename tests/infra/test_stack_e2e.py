@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from ml_model.artifacts import verify_manifest
-from ml_model.paths import ARTIFACT_FILES, EXPERIMENT_NAME, REGISTERED_MODEL, REPO_ROOT
-from mlops.scripts.generate_data import simulate
+from ml_model.paths import ARTIFACT_FILES, REPO_ROOT
+from mlops.paths import EXPERIMENT_NAME, REGISTERED_MODEL
+from mlops.sidecar.simulator import simulate
 from tests.support.act import commit_new_data_version, fresh_clone, run_act
 from tests.support.procs import listening, sockets_of
 from tests.support.repo import Repo, candidates, make_repo
@@ -81,8 +82,12 @@ def pipeline_repo(tmp_path_factory: pytest.TempPathFactory, stack: Stack) -> Rep
 # ---------------------------------------------------------------------------------------------
 def test_up_binds_loopback_only_and_is_idempotent(stack: Stack) -> None:
     assert set(stack.env) == {
-        "MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DVC_REMOTE",
-    }  # fmt: skip
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_S3_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "DVC_REMOTE",
+    }
     assert stack.env["MLFLOW_TRACKING_URI"] == f"http://127.0.0.1:{stack.ports['mlflow']}"
     assert stack.env["DVC_REMOTE"] == "s3remote"
     socks = sockets_of(stack_pids(stack))
@@ -96,8 +101,13 @@ def test_up_binds_loopback_only_and_is_idempotent(stack: Stack) -> None:
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("already running") == 5, again.stderr
     assert time.monotonic() - t0 < 30
-    r = subprocess.run([sys.executable, str(PREFLIGHT), "--skip-dvc"], env={**os.environ, **stack.env},
-                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, str(PREFLIGHT), "--skip-dvc"],
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout
 
 
@@ -132,9 +142,11 @@ def test_pipeline_logs_to_the_server_and_promote_moves_the_alias_there(
     model_id = challenger.source.removeprefix("models:/")
     model_keys = stack.keys(f"mlflow/{exp.experiment_id}/models/{model_id}/artifacts/")
     assert any(k.endswith("/MLmodel") for k in model_keys)  # the servable pyfunc and its artifact set
-    assert {n for n in ("lawyer_match_model.h5", "encoder.pkl", "scaler.pkl", "manifest.json")
-            if any(k.endswith(f"/artifacts/{n}") for k in model_keys)} == {
-        "lawyer_match_model.h5", "encoder.pkl", "scaler.pkl", "manifest.json"}  # fmt: skip
+    assert {
+        n
+        for n in ("lawyer_match_model.h5", "encoder.pkl", "scaler.pkl", "manifest.json")
+        if any(k.endswith(f"/artifacts/{n}") for k in model_keys)
+    } == {"lawyer_match_model.h5", "encoder.pkl", "scaler.pkl", "manifest.json"}
     assert (download_model(stack, REGISTERED_MODEL, "challenger", repo.root / "dl") / "MLmodel").is_file()
     assert list((repo.root / "mlops" / "reports").glob("data_drift_report_*.html"))  # monitor ran (no MLflow)
 
@@ -184,11 +196,19 @@ def test_object_store_down_or_wrong_keys_fail_dvc_clearly_and_lose_nothing(
     preflight = [sys.executable, str(PREFLIGHT), "--repo", str(repo.root), "--skip-mlflow"]
 
     # Wrong secret, then wrong key id: DVC says 403 Forbidden; the preflight names the setting.
-    for var, words in (("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY does not match"),
-                       ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID is not known")):  # fmt: skip
+    for var, words in (
+        ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY does not match"),
+        ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID is not known"),
+    ):
         bad = {**repo.env, var: "WRONG" + stack.env[var][5:]}
-        r = subprocess.run([str(Path(sys.executable).parent / "dvc"), "push", "-r", "s3remote"], cwd=repo.root / "mlops",
-                           env=bad, capture_output=True, text=True, timeout=120)  # fmt: skip
+        r = subprocess.run(
+            [str(Path(sys.executable).parent / "dvc"), "push", "-r", "s3remote"],
+            cwd=repo.root / "mlops",
+            env=bad,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         # DVC reports the refusal as 403 Forbidden (a HEAD) or by its S3 code (a listing, with more files)
         refused = ("403" in r.stderr and "Forbidden" in r.stderr) or any(
             code in r.stderr for code in ("SignatureDoesNotMatch", "InvalidAccessKeyId")
@@ -239,8 +259,13 @@ def test_tracking_server_down_or_refusing_the_host_fails_fast_and_leaves_nothing
         # The host check: --allowed-hosts REPLACES the defaults, so a list without our name refuses us.
         up = stack.sh("up", extra={"STACK_ALLOWED_HOSTS": "mlflow.example.invalid"})
         assert up.returncode == 0, up.stderr
-        p = subprocess.run([sys.executable, str(PREFLIGHT), "--skip-dvc"], env=repo.env, capture_output=True,
-                           text=True, timeout=60)  # fmt: skip
+        p = subprocess.run(
+            [sys.executable, str(PREFLIGHT), "--skip-dvc"],
+            env=repo.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert p.returncode == 1 and "--allowed-hosts" in p.stdout and "Invalid Host header" in p.stdout, (
             p.stdout
         )
@@ -283,8 +308,13 @@ def test_migrate_runs_from_the_file_store(stack: Stack, pipeline_repo: Repo) -> 
     local_env = {k: v for k, v in repo.env.items() if k != "MLFLOW_TRACKING_URI"}
     weaken_production(repo)  # the earlier test promoted a good model
     # A real retrain into the copy's embedded file store (production is weak: it registers a version).
-    r = subprocess.run([sys.executable, str(repo.root / "mlops" / "scripts" / "retrain_model.py")], env=local_env,
-                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, str(repo.root / "mlops" / "scripts" / "retrain_model.py")],
+        env=local_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0 and "Gate: IMPROVED" in r.stderr, r.stderr[-2000:]
     source = (repo.root / "mlops" / "tracking").as_uri()
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
@@ -296,9 +326,13 @@ def test_migrate_runs_from_the_file_store(stack: Stack, pipeline_repo: Repo) -> 
     # holds on the server yet, to see both carried.
     # (In a child process whose default tracking URI is the file store: MLflow's file registry looks
     # logged models up through the global default URI, not the client's.)
-    r = subprocess.run([sys.executable, "-c", PROBE_SETUP, EXPERIMENT_NAME, REGISTERED_MODEL], capture_output=True,
-                       text=True, timeout=120,
-                       env={**local_env, "MLFLOW_TRACKING_URI": source, "MLFLOW_ALLOW_FILE_STORE": "true"})  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE_SETUP, EXPERIMENT_NAME, REGISTERED_MODEL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**local_env, "MLFLOW_TRACKING_URI": source, "MLFLOW_ALLOW_FILE_STORE": "true"},
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     pid = r.stdout.split()[-1]
     (local_retrain,) = [x for x in src.search_runs([exp_id]) if x.info.run_name.startswith("retrain_")]
@@ -365,10 +399,15 @@ def test_workflow_under_act_leaves_a_challenger_that_a_fresh_copy_promotes(
     versions = stack.client().search_model_versions(f"name='{REGISTERED_MODEL}'")
     before = max((int(v.version) for v in versions), default=0)
     run = run_act(
-        clone.root, "push", tmp_path / "act",
+        clone.root,
+        "push",
+        tmp_path / "act",
         variables={"DVC_REMOTE": "s3remote", "MLFLOW_S3_ENDPOINT_URL": endpoint},
-        secrets={name: stack.env[name] for name in ("MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")},
-    )  # fmt: skip
+        secrets={
+            name: stack.env[name]
+            for name in ("MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        },
+    )
     print(f"\nact push with the stack's tracking server: {run.seconds:.1f} s wall")
     assert run.returncode == 0 and "Job succeeded" in run.output, run.tail()
     summary = run.summary()

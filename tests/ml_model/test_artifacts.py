@@ -12,7 +12,7 @@ from ml_model.artifacts import ManifestError, load_model, read_dense_layers, ver
 from ml_model.features import design_matrix, frame_columns
 from ml_model.paths import ML_MODEL_DIR, MODEL_FILE
 from ml_model.schema import FEATURES
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.service import copy_artifacts
 
 

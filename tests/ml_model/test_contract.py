@@ -23,8 +23,9 @@ def test_the_committed_contract_is_current(tmp_path) -> None:
     assert contract.main(["--check", "--out", str(stale)]) == 1
     current_doc = tmp_path / "openapi.json"
     current_doc.write_text(openapi.rendered())
-    r = subprocess.run([sys.executable, str(REPO_ROOT / "ml_model/contract.py"), "--out", str(stale),
-                        "--openapi-out", str(current_doc)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    script = str(REPO_ROOT / "ml_model/contract.py")
+    cmd = [sys.executable, script, "--out", str(stale), "--openapi-out", str(current_doc)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and stale.read_text() == contract.rendered()
 
 

@@ -22,8 +22,13 @@ def probe(needed: int, soft: int) -> tuple[int, int, int]:
     def lower() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
-    out = subprocess.run([sys.executable, "-c", PROBE.format(needed=needed)], preexec_fn=lower,
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(needed=needed)],
+        preexec_fn=lower,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     got_soft, hard, now = map(int, out.stdout.split())
     return got_soft, hard, now
 

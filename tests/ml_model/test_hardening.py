@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from ml_model.schema import CASE_FIELDS, FEATURES, MAX_TEXT_CHARS
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.service import Service, running_service
 
 CASE = [f.name for f in CASE_FIELDS]
@@ -43,8 +43,10 @@ def raw_post(svc: Service, path: str, body: object) -> requests.Response:
 
 def rank_body(lawyer_id: object, **case_changes: object) -> dict:
     case = {k: ONE[0][k] for k in CASE} | case_changes
-    lawyers = [{"lawyer_id": "ok", **{k: v for k, v in ONE[1].items() if k not in CASE}},
-               {"lawyer_id": lawyer_id, **{k: v for k, v in ONE[2].items() if k not in CASE}}]  # fmt: skip
+    lawyers = [
+        {"lawyer_id": "ok", **{k: v for k, v in ONE[1].items() if k not in CASE}},
+        {"lawyer_id": lawyer_id, **{k: v for k, v in ONE[2].items() if k not in CASE}},
+    ]
     return {"case": case, "lawyers": lawyers}
 
 

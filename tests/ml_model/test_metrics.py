@@ -21,7 +21,7 @@ from ml_model import gunicorn_conf
 from ml_model.artifacts import load_model
 from ml_model.paths import ML_MODEL_DIR
 from ml_model.schema import FEATURES
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.service import Service
 
 ROWS = json.loads(simulate(3, 9)[list(FEATURES)].to_json(orient="records"))
@@ -70,8 +70,10 @@ def test_metrics_count_requests_latency_instances_and_the_model(service: Service
 
 
 def test_gunicorn_hooks_prepare_and_clean_the_metrics_folder(tmp_path, monkeypatch) -> None:
-    server = SimpleNamespace(log=SimpleNamespace(info=lambda *a: None, warning=lambda *a: None),
-                             cfg=SimpleNamespace(worker_connections=10))  # fmt: skip
+    server = SimpleNamespace(
+        log=SimpleNamespace(info=lambda *a: None, warning=lambda *a: None),
+        cfg=SimpleNamespace(worker_connections=10),
+    )
     given = tmp_path / "metrics"
     given.mkdir()
     (given / "counter_123.db").write_bytes(b"old")

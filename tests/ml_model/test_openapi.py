@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 import requests
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
@@ -37,17 +32,10 @@ from ml_model.schema import (
     MAX_ERRORS,
     MAX_TEXT_CHARS,
     PAIR_FIELDS,
-    SMALL_BATCH,
-    checked_lawyer_ids,
-    checked_record,
-    checked_records,
-    lawyer_problems,
 )
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.service import Service, running_service
 
-# Hypothesis caches what it learns in ./.hypothesis: not in the work tree (as test_properties does).
-set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "legalaid-hypothesis"))
 DOC = openapi_document()
 CASE = [f.name for f in CASE_FIELDS]
 ONE = json.loads(simulate(40, 13)[list(FEATURES)].to_json(orient="records"))
@@ -123,8 +111,12 @@ def test_every_endpoint_and_every_field_is_described() -> None:
     assert [s["type"] for s in schemas["LawyerId"]["oneOf"]] == ["string", "integer"]
     for response, results in (("PredictResponse", "predictions"), ("RankResponse", "ranking")):
         assert set(schemas[response]["required"]) == {
-            "model_version", "prediction_id", results, "warnings", "warning_count"
-        }  # fmt: skip
+            "model_version",
+            "prediction_id",
+            results,
+            "warnings",
+            "warning_count",
+        }
     ranked = schemas["RankResponse"]["properties"]["ranking"]["items"]
     assert set(ranked["required"]) == {"lawyer_id", "match_probability"}
     assert set(schemas["BadRequest"]["required"]) == {"error", "errors", "error_count"}
@@ -166,9 +158,12 @@ def test_a_bad_request_lists_every_problem_with_its_place(svc: Service, content_
     assert body["errors"][1]["message"] == "missing field 'urgency'"
     assert body["error_count"] == 3
     assert body["error"] == "; ".join(
-        ["instances[0]: field 'case_type' must be a string, got 7", "instances[0]: missing field 'urgency'",
-         "instances[2]: field 'lawyer_rating' must be a number in [1, 5], got 9.5"]
-    )  # fmt: skip
+        [
+            "instances[0]: field 'case_type' must be a string, got 7",
+            "instances[0]: missing field 'urgency'",
+            "instances[2]: field 'lawyer_rating' must be a number in [1, 5], got 9.5",
+        ]
+    )
 
 
 def test_many_problems_are_capped_and_counted(svc: Service) -> None:
@@ -209,9 +204,8 @@ def test_unknown_categories_are_scored_not_normalised_and_named(svc: Service) ->
     assert known["warnings"] == [] and known["warning_count"] == 0
     assert cased["predictions"] == unknown["predictions"] != known["predictions"]  # "Family" is not "family"
     [warning] = cased["warnings"]
-    assert (warning["location"], warning["index"], warning["field"], warning["value"]) == (
-        "instances", 0, "case_type", "Family"
-    )  # fmt: skip
+    place = (warning["location"], warning["index"], warning["field"], warning["value"])
+    assert place == ("instances", 0, "case_type", "Family")
     assert "did you mean 'family'?" in warning["message"]
     assert "known: family, criminal" in unknown["warnings"][0]["message"]
     long = score("m" * MAX_TEXT_CHARS)["warnings"][0]["value"]
@@ -224,8 +218,11 @@ def test_rank_warns_once_for_the_case_and_per_lawyer(svc: Service) -> None:
         body["lawyers"][i]["lawyer_language"] = "klingon"
     answer = post(svc, "/rank", body).json()
     places = [(w["location"], w["index"], w["field"]) for w in answer["warnings"]]
-    assert places == [("case", None, "client_region"), ("lawyers", 4, "lawyer_language"),
-                      ("lawyers", 7, "lawyer_language")]  # fmt: skip
+    assert places == [
+        ("case", None, "client_region"),
+        ("lawyers", 4, "lawyer_language"),
+        ("lawyers", 7, "lawyer_language"),
+    ]
     assert answer["warning_count"] == 3 and len(answer["ranking"]) == 30
     for lawyer in body["lawyers"]:
         lawyer["lawyer_region"] = "nowhere"
@@ -263,52 +260,6 @@ def test_an_integral_float_lawyer_id_is_the_integer_and_405_says_what_is_allowed
     assert r.status_code == 405 and "POST" in r.headers["Allow"]
 
 
-any_value = (
-    st.sampled_from([v for f in FEATURE_FIELDS for v in f.vocab])
-    | st.integers(min_value=-3, max_value=30)
-    | st.integers()
-    | st.integers(min_value=2**53 - 2, max_value=2**64)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.floats(min_value=0, max_value=50).map(round)  # integral floats: 3.0 is an integer
-    | st.text(st.characters(codec=None, exclude_categories=()), max_size=70)
-    | st.none()
-    | st.booleans()
-    | st.lists(st.integers(), max_size=2)
-)
-
-
-@st.composite
-def lawyers(draw: st.DrawFn, size: int) -> list:
-    """Good lawyer objects with up to three fields replaced by anything (often still valid) or removed."""
-    good = [
-        {"lawyer_id": i, **{k: ONE[i % len(ONE)][k] for k in FEATURES if k not in CASE}} for i in range(size)
-    ]
-    names = [*good[0]]
-    places = st.tuples(st.integers(0, size - 1), st.sampled_from(names))
-    for i, name in draw(st.lists(places, max_size=3, unique=True)):
-        if draw(st.integers(0, 4)):
-            good[i][name] = draw(any_value)
-        else:
-            del good[i][name]
-    return good
-
-
-@settings(max_examples=300, deadline=None, database=None, derandomize=True)
-@given(st.one_of(lawyers(1), lawyers(3), lawyers(SMALL_BATCH + 5)))
-def test_the_fast_checks_and_the_problem_lists_agree(items: list) -> None:
-    """The fast checks (per object for a few, column-wise for many) refuse exactly what the slow
-    path reports a problem for, so an answer is never a 200 with problems nor a 400 without."""
-    fields = LAWYER_FIELDS + PAIR_FIELDS
-    problems = list(lawyer_problems(items, fields, "lawyers"))
-    fast = checked_records(items, fields)
-    ids = checked_lawyer_ids(items) if fast is not None else None
-    assert (ids is None) == bool(problems), problems[:3]
-    for i, item in enumerate(items[:4]):
-        assert (checked_record(item, fields) is None) == any(
-            p.field != "lawyer_id" for p in problems if p.index == i
-        )
-
-
 def schemathesis_run(svc: Service, folder: Path, schema: str, *args: str) -> subprocess.CompletedProcess:
     """``st run`` against the live service, bounded: fixed seed, no example database, in ``folder``
     (schemathesis writes .hypothesis/ and .schemathesis/ into its working folder)."""
@@ -320,9 +271,9 @@ def schemathesis_run(svc: Service, folder: Path, schema: str, *args: str) -> sub
         '[checks.positive_data_acceptance]\nexpected-statuses = ["200", "413"]\n'
     )
     st = Path(sys.executable).parent / "st"
-    cmd = [str(st), "--config-file", str(config), "run", schema, "--url", svc.url, "--checks", "all",
-           "--seed", "20261127", "--generation-database", "none", "--workers", "1", "--no-color",
-           "--request-timeout", "10", *args]  # fmt: skip
+    options = ["--url", svc.url, "--checks", "all", "--seed", "20261127", "--generation-database", "none"]
+    options += ["--workers", "1", "--no-color", "--request-timeout", "10", *args]
+    cmd = [str(st), "--config-file", str(config), "run", schema, *options]
     return subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
 
 
@@ -342,6 +293,15 @@ def test_schemathesis_catches_a_description_that_promises_too_much(svc: Service,
     lying = copy.deepcopy(DOC)
     lying["components"]["schemas"]["Instance"]["properties"]["case_complexity"]["maximum"] = 6
     (tmp_path / "lying.json").write_text(json.dumps(lying))
-    r = schemathesis_run(svc, tmp_path, str(tmp_path / "lying.json"), "--phases", "coverage",
-                         "--include-path", "/predict", "--max-examples", "20")  # fmt: skip
+    r = schemathesis_run(
+        svc,
+        tmp_path,
+        str(tmp_path / "lying.json"),
+        "--phases",
+        "coverage",
+        "--include-path",
+        "/predict",
+        "--max-examples",
+        "20",
+    )
     assert r.returncode != 0 and "Schema-valid request rejected" in r.stdout, r.stdout[-3000:]

@@ -17,7 +17,7 @@ from ml_model.features import frame_columns
 from ml_model.paths import ML_MODEL_DIR
 from ml_model.prediction_log import read_prediction_log
 from ml_model.schema import CASE_FIELDS, FEATURES, LAWYER_FIELDS
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.service import Service, copy_artifacts
 
 CASE = [f.name for f in CASE_FIELDS]

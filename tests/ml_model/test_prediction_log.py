@@ -21,7 +21,7 @@ from ml_model.prediction_log import (
     read_prediction_log,
 )
 from ml_model.schema import FEATURES
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 
 
 def test_round_trip_one_row_per_instance(tmp_path) -> None:
@@ -117,7 +117,7 @@ def test_rotation_by_size_keeps_a_bounded_window_read_oldest_first(tmp_path) -> 
 
 
 def test_the_monitor_reads_the_rotated_files_as_one_window(tmp_path) -> None:
-    from mlops.scripts.monitor_model import load_current
+    from mlops.sidecar.monitor_inputs import load_current
 
     path = tmp_path / "predictions.jsonl"
     log = PredictionLog(path, max_bytes=len(format_line(_entry(0))) * 4, keep=10)

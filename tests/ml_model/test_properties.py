@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from ml_model.schema import CASE_FIELDS, FEATURE_FIELDS, FEATURES
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.service import Service, running_service
 
 # Hypothesis caches what it learns (constants, Unicode tables) in ./.hypothesis: not in the work tree.

@@ -1,157 +1,52 @@
-"""The data contract: every kind of bad value is reported with column, row and value."""
+"""The contract's own pieces: field rules in words, the 400's error and its summary, short quotes
+of any value, and the names that moved to the validators still import from here."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from ml_model.schema import (
-    COLUMNS,
-    FEATURE_FIELDS,
-    SchemaError,
-    read_dataset,
-    validate_frame,
-    validate_record,
+    FIELDS_BY_NAME,
+    MAX_ERRORS,
+    SUMMARY_CHARS,
+    InvalidRecord,
+    Problem,
+    short_repr,
 )
-from mlops.scripts.generate_data import simulate
 
 
-@pytest.fixture(scope="module")
-def good() -> pd.DataFrame:
-    return simulate(50, seed=1)
+def test_a_field_states_its_rule() -> None:
+    assert FIELDS_BY_NAME["urgency"].describe() == "one of low, medium, high"
+    assert FIELDS_BY_NAME["case_complexity"].describe() == "an integer in [1, 5]"
+    assert FIELDS_BY_NAME["lawyer_rating"].describe() == "a number in [1, 5]"
 
 
-def test_good_frame_passes_with_canonical_dtypes(good: pd.DataFrame) -> None:
-    out = validate_frame(good)
-    assert list(out.columns) == list(COLUMNS)
-    assert out["case_complexity"].dtype == np.int64
-    assert out["distance_km"].dtype == np.float64
+def test_an_invalid_record_lists_the_first_problems_and_counts_them_all() -> None:
+    problems = (Problem("instances", i, "urgency", "missing field 'urgency'") for i in range(1000))
+    err = InvalidRecord.from_problems(problems)
+    assert len(err.problems) == MAX_ERRORS and err.total == 1000
+    body = err.as_json()
+    assert list(body) == ["error", "errors", "error_count"] and body["error_count"] == 1000
+    assert body["errors"][0] == {
+        "location": "instances",
+        "index": 0,
+        "field": "urgency",
+        "message": "missing field 'urgency'",
+    }
+    assert str(err).startswith("instances[0]: missing field 'urgency'; instances[1]: missing")
+    assert len(str(err)) < SUMMARY_CHARS + 80 and str(err).endswith("more: see 'errors')")
+    one = InvalidRecord([Problem("body", None, None, "request body must be a JSON object")])
+    assert str(one) == "request body must be a JSON object" and one.total == 1
+    with pytest.raises(ValueError, match="at least one problem"):
+        InvalidRecord.from_problems([])
 
 
-@pytest.mark.parametrize(
-    ("column", "value", "expected"),
-    [
-        ("case_type", "tax", "column 'case_type', row 3: not one of"),
-        ("client_language", "de", "column 'client_language', row 3"),
-        ("urgency", np.nan, "column 'urgency', row 3: missing value"),
-        ("case_complexity", 6, "column 'case_complexity', row 3: above the maximum 5"),
-        ("case_complexity", 2.5, "column 'case_complexity', row 3: not an integer"),
-        ("client_income", -5.0, "column 'client_income', row 3: below the minimum 0"),
-        ("client_income", "lots", "column 'client_income', row 3: not a number"),
-        ("lawyer_rating", 5.5, "column 'lawyer_rating', row 3: above the maximum 5"),
-        ("lawyer_experience_years", 50, "column 'lawyer_experience_years', row 3: above the maximum 45"),
-        ("lawyer_active_cases", -1, "column 'lawyer_active_cases', row 3: below the minimum 0"),
-        ("distance_km", np.inf, "column 'distance_km', row 3: infinite value"),
-        ("match", 2, "column 'match', row 3: above the maximum 1"),
-    ],
-)
-def test_each_bad_value_is_named(good: pd.DataFrame, column: str, value: object, expected: str) -> None:
-    bad = good.astype(object).copy()
-    bad.loc[2, column] = value
-    with pytest.raises(SchemaError) as err:
-        validate_frame(bad, source="cases.csv")
-    assert "cases.csv" in str(err.value)
-    assert expected in str(err.value)
-    assert repr(value) in str(err.value) or value is np.nan
-
-
-def test_all_problems_are_collected(good: pd.DataFrame) -> None:
-    bad = good.astype(object).copy()
-    bad.loc[0, "case_type"] = "tax"
-    bad.loc[4, "lawyer_rating"] = 0.1
-    with pytest.raises(SchemaError) as err:
-        validate_frame(bad)
-    assert len(err.value.problems) == 2
-
-
-def test_missing_extra_and_reordered_columns(good: pd.DataFrame) -> None:
-    with pytest.raises(SchemaError, match="missing column"):
-        validate_frame(good.drop(columns=["urgency"]))
-    with pytest.raises(SchemaError, match="unexpected column"):
-        validate_frame(good.assign(notes="x"))
-    with pytest.raises(SchemaError, match="out of order"):
-        validate_frame(good[list(reversed(COLUMNS))])
-
-
-def test_empty_frame(good: pd.DataFrame) -> None:
-    with pytest.raises(SchemaError, match="no data rows"):
-        validate_frame(good.iloc[:0])
-
-
-def test_read_dataset_file_errors(tmp_path, good: pd.DataFrame) -> None:
-    with pytest.raises(SchemaError, match="file not found"):
-        read_dataset(tmp_path / "nope.csv")
-    binary = tmp_path / "model.csv"
-    binary.write_bytes(b"\x89HDF\r\n\x1a\n\x00\x00\xff\xfe" * 50)
-    with pytest.raises(SchemaError):
-        read_dataset(binary)
-    empty = tmp_path / "empty.csv"
-    empty.write_text("")
-    with pytest.raises(SchemaError, match="not a readable CSV"):
-        read_dataset(empty)
-    ok = tmp_path / "ok.csv"
-    good.to_csv(ok, index=False)
-    assert len(read_dataset(ok)) == len(good)
-
-
-def test_unlabelled_data_allowed_when_asked(good: pd.DataFrame) -> None:
-    out = validate_frame(good.drop(columns=["match"]), require_label=False)
-    assert "match" not in out.columns
-
-
-def _record(good: pd.DataFrame) -> dict:
-    rec = good.iloc[0].to_dict()
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items() if k != "match"}
-
-
-@pytest.mark.parametrize(
-    ("field", "value", "expected"),
-    [
-        ("case_type", 3, "field 'case_type' must be a string"),
-        ("client_income", "1000", "field 'client_income' must be a number"),
-        ("client_income", True, "field 'client_income' must be a number"),
-        ("client_income", float("nan"), "field 'client_income' must be finite"),
-        ("distance_km", float("inf"), "field 'distance_km' must be finite"),
-        ("case_complexity", 2.5, "field 'case_complexity' must be an integer"),
-        ("lawyer_rating", 9, "field 'lawyer_rating' must be a number in [1, 5]"),
-    ],
-)
-def test_validate_record_names_field(good: pd.DataFrame, field: str, value: object, expected: str) -> None:
-    rec = _record(good)
-    rec[field] = value
-    with pytest.raises(
-        ValueError, match=r"instances\[4\]: " + expected.replace("[", r"\[").replace("]", r"\]")
-    ):
-        validate_record(rec, FEATURE_FIELDS, "instances[4]")
-
-
-def test_validate_record_missing_field_and_not_object(good: pd.DataFrame) -> None:
-    rec = _record(good)
-    del rec["urgency"]
-    with pytest.raises(ValueError, match="missing field 'urgency'"):
-        validate_record(rec, FEATURE_FIELDS, "x")
-    with pytest.raises(ValueError, match="expected a JSON object"):
-        validate_record([1, 2], FEATURE_FIELDS, "x")
-
-
-def test_true_counts_per_column_and_plain_values() -> None:
-    df = simulate(20000, 8)
-    df.loc[:5999, "case_type"] = "maritime"  # 30% unknown categories
-    df.loc[3, "case_complexity"] = 9
-    with pytest.raises(SchemaError) as info:
-        validate_frame(df, "big.csv")
-    text = str(info.value)
-    assert "column 'case_type': 6000 rows in all (30%): not one of" in text
-    assert "column 'case_complexity', row 4: above the maximum 5 (value 9)" in text
-    assert "np.int64" not in text and "np.float64" not in text
-    assert text.count("column 'case_type', row") == 5  # a few examples, then the true count
-
-
-def test_a_huge_value_is_quoted_as_a_short_prefix() -> None:
-    df = simulate(10, 8)
-    df["urgency"] = df["urgency"].astype(object)
-    df.loc[0, "urgency"] = "x" * 1_000_000
-    with pytest.raises(SchemaError) as info:
-        validate_frame(df, "huge.csv")
-    assert len(str(info.value)) < 2000 and "xxx…" in str(info.value)
+def test_short_repr_quotes_a_short_prefix_of_anything() -> None:
+    assert short_repr("abc") == "'abc'"
+    long = short_repr("y" * 1_000_000)
+    assert long.startswith("'" + "y" * 40) and long.endswith("… (1000000 characters)") and len(long) < 80
+    assert short_repr("\udc80") == "'\\udc80'"  # escaped: safe to put in any JSON answer
+    assert short_repr(10**400) == "a 401-digit integer" and short_repr(12) == "12"
+    assert short_repr([[[[]]]] * 10**5) == "a list of 100000"
+    assert short_repr({"a": 1}) == "an object with 1 keys"
+    assert short_repr(float("nan")) == "nan" and short_repr(None) == "None" and short_repr(True) == "True"

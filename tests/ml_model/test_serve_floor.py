@@ -24,7 +24,7 @@ import requests
 
 from ml_model import gunicorn_conf
 from ml_model.schema import FEATURES
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.procs import all_pids, pgrp
 from tests.support.serve import ServeUnit, cmdline, running
 from tests.support.slow_clients import SlowClients, timed_requests
@@ -120,8 +120,12 @@ def test_predict_passes_through_unchanged(unit: ServeUnit) -> None:
     r = requests.post(unit.url + "/predict", data=b"{}", headers={"Content-Type": "text/plain"}, timeout=5)
     assert r.status_code == 400 and "error" in r.json()
     # A chunked body reaches the service whole (the log records the id).
-    r = requests.post(unit.url + "/predict", data=iter([one[:10], one[10:]]),
-                      headers={"Content-Type": "application/json"}, timeout=5)  # fmt: skip
+    r = requests.post(
+        unit.url + "/predict",
+        data=iter([one[:10], one[10:]]),
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
     assert r.status_code == 200, r.text
     log = Path(unit.env["PREDICTION_LOG"])
     deadline = time.monotonic() + 5
@@ -150,14 +154,16 @@ def test_idle_and_slow_clients_do_not_block_health_or_predict(unit: ServeUnit) -
 
 def test_bodies_over_1_mib_get_a_json_413_like_the_service(unit: ServeUnit) -> None:
     for size in (2 << 20, (1 << 20) + 1):
-        r = requests.post(unit.url + "/predict", data=b" " * size, headers={"Content-Type": "application/json"},
-                          timeout=10)  # fmt: skip
+        r = requests.post(
+            unit.url + "/predict", data=b" " * size, headers={"Content-Type": "application/json"}, timeout=10
+        )
         assert r.status_code == 413, (size, r.status_code, r.text[:200])
         assert r.headers["Content-Type"].startswith("application/json")
         assert r.json() == {"error": "request body larger than 1048576 bytes"}  # the service's words
     # Exactly 1 MiB is the service's to judge (here: not JSON).
-    r = requests.post(unit.url + "/predict", data=b" " * (1 << 20), headers={"Content-Type": "application/json"},
-                      timeout=10)  # fmt: skip
+    r = requests.post(
+        unit.url + "/predict", data=b" " * (1 << 20), headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert r.status_code == 400 and "JSON" in r.json()["error"]
 
 
@@ -266,8 +272,11 @@ def test_sigterm_stops_a_copy_and_a_busy_port_fails_cleanly(tmp_path: Path) -> N
 def test_serve_runs_as_an_unprivileged_user(tmp_path: Path) -> None:
     """As uid 1000 without capabilities (a user namespace): it serves, and writes nothing outside
     its run folder."""
-    probe = subprocess.run(["unshare", "--user", "--map-user=1000", "--map-group=1000", "id", "-u"],
-                           capture_output=True, text=True)  # fmt: skip
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-user=1000", "--map-group=1000", "id", "-u"],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0 or probe.stdout.strip() != "1000":
         pytest.skip(f"user namespaces are not available here: {probe.stderr.strip()}")
     before = snapshot(SHARED_PATHS)

@@ -10,7 +10,7 @@ import pytest
 
 from ml_model.artifacts import load_model
 from ml_model.paths import REPO_ROOT
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 
 TRAIN = str(REPO_ROOT / "ml_model" / "train_model.py")
 

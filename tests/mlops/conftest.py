@@ -12,10 +12,5 @@ from tests.support.repo import Repo, make_repo
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
+    """Each test's own copy: one test's failure leaves nothing behind for the next."""
     return make_repo(tmp_path / "repo")
-
-
-@pytest.fixture(scope="module")
-def shared_repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    """One copy for tests that only read, or whose writes the others tolerate."""
-    return make_repo(tmp_path_factory.mktemp("shared") / "repo")

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from ml_model.common import file_digest
-from ml_model.paths import MLOPS_DIR, REPO_ROOT
+from ml_model.paths import REPO_ROOT
+from mlops.paths import MLOPS_DIR
 
 DVC_YAML = yaml.safe_load((MLOPS_DIR / "dvc.yaml").read_text())
 DVC_LOCK = yaml.safe_load((MLOPS_DIR / "dvc.lock").read_text())

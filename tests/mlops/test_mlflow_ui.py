@@ -8,7 +8,8 @@ import subprocess
 import pytest
 import requests
 
-from ml_model.paths import EXPERIMENT_NAME, REPO_ROOT
+from ml_model.paths import REPO_ROOT
+from mlops.paths import EXPERIMENT_NAME
 from tests.support.ports import free_port, wait_http
 from tests.support.procs import stop_group
 from tests.support.repo import Repo
@@ -16,11 +17,11 @@ from tests.support.repo import Repo
 pytestmark = pytest.mark.slow
 
 
-def test_make_mlflow_ui_lists_the_experiment_and_its_runs(shared_repo: Repo) -> None:
-    r = shared_repo.script("evaluate_model.py")  # no TensorFlow: a quick run to look for
+def test_make_mlflow_ui_lists_the_experiment_and_its_runs(repo: Repo) -> None:
+    r = repo.script("evaluate_model.py")  # no TensorFlow: a quick run to look for
     assert r.returncode == 0, r.stderr[-1500:]
     port = free_port()
-    store = shared_repo.root / "mlops" / "tracking"
+    store = repo.root / "mlops" / "tracking"
     proc = subprocess.Popen(
         ["make", "-s", "mlflow-ui", f"MLFLOW_PORT={port}", f"MLFLOW_STORE={store}"],
         cwd=REPO_ROOT,

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from ml_model.paths import EXPERIMENT_NAME
-from mlops.scripts.generate_data import simulate
+from mlops.paths import EXPERIMENT_NAME
+from mlops.sidecar.simulator import simulate
 from tests.support.repo import VENV_BIN, Repo, candidates
 
 pytestmark = pytest.mark.slow
@@ -30,8 +30,7 @@ def runs(repo: Repo) -> list:
     return [] if exp is None else client.search_runs([exp.experiment_id], max_results=500)
 
 
-def test_retrain_evaluate_monitor_log_and_leave_production_untouched(shared_repo: Repo) -> None:
-    repo = shared_repo
+def test_retrain_evaluate_monitor_log_and_leave_production_untouched(repo: Repo) -> None:
     before = repo.tree_digest("ml_model")
     r = repo.script("retrain_model.py")
     assert r.returncode == 0, r.stderr
@@ -94,8 +93,14 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     assert set(metrics["tracking/last_metrics.json"]["data"]) == {"auc", "improved"}
     assert set(metrics["tracking/drift_latest.json"]["data"]) <= {"drift", "drifted"}
     assert {"auc", "ece", "ndcg10", "top3"} == set(metrics["tracking/eval_latest.json"]["data"])
-    table = subprocess.run([str(VENV_BIN / "dvc"), "metrics", "show"], cwd=repo.root / "mlops",
-                           env={**repo.env, "COLUMNS": "100"}, capture_output=True, text=True, timeout=120)  # fmt: skip
+    table = subprocess.run(
+        [str(VENV_BIN / "dvc"), "metrics", "show"],
+        cwd=repo.root / "mlops",
+        env={**repo.env, "COLUMNS": "100"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert max(len(line.rstrip()) for line in table.stdout.splitlines()) <= 100, table.stdout
     _plots_draw_offline(repo)
     # scripts run by hand write their reports and runs, not the files the pipeline tracks
@@ -179,8 +184,7 @@ def _bad_datasets(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
     return out
 
 
-def test_bad_datasets_are_refused_cleanly(shared_repo: Repo, tmp_path: Path) -> None:
-    repo = shared_repo
+def test_bad_datasets_are_refused_cleanly(repo: Repo, tmp_path: Path) -> None:
     before_runs = {x.info.run_id for x in runs(repo)}
     before_models = candidates(repo)
     for i, (name, (path, words)) in enumerate(_bad_datasets(tmp_path).items()):

@@ -1,4 +1,5 @@
-"""Promotion and rollback: a journalled swap that a crash cannot leave half done."""
+"""promote_model.py end to end: retrain, promote, roll back; refusals leave production untouched; a clone
+that never trained promotes from a shared registry. The swap itself: tests/mlops/sidecar/test_swap.py."""
 
 from __future__ import annotations
 
@@ -11,63 +12,15 @@ from pathlib import Path
 import pytest
 
 from ml_model.artifacts import verify_manifest
-from ml_model.paths import REGISTERED_MODEL
-from mlops.scripts import promote_model as pm
+from mlops.paths import REGISTERED_MODEL
+from mlops.sidecar.simulator import simulate
 from tests.support.repo import Repo, make_repo
 from tests.support.service import copy_artifacts
-
-
-def _two_sets(tmp_path: Path) -> tuple[Path, Path]:
-    prod = copy_artifacts(tmp_path / "prod")
-    new = copy_artifacts(tmp_path / "new")
-    manifest = json.loads((new / "manifest.json").read_text())
-    manifest["model_version"] = "v_new"
-    (new / "manifest.json").write_text(json.dumps(manifest))
-    from ml_model.common import sha256_file
-    from ml_model.paths import ARTIFACT_FILES
-
-    for name in ARTIFACT_FILES:  # every artifact differs, re-vouched by the new manifest
-        with open(new / name, "ab") as fh:
-            fh.write(b"\n")
-        manifest["artifacts"][name] = sha256_file(new / name)
-    (new / "manifest.json").write_text(json.dumps(manifest))
-    return prod, new
-
-
-def test_swap_in_replaces_the_whole_set(tmp_path: Path) -> None:
-    prod, new = _two_sets(tmp_path)
-    pm.swap_in(new, prod)
-    assert verify_manifest(prod)["model_version"] == "v_new"
-    assert not (prod / pm.JOURNAL).exists() and not (prod / pm.STAGING).exists()
-
-
-@pytest.mark.parametrize("renames_done", [0, 1, 2, 3])
-def test_a_crash_after_the_commit_point_rolls_forward(tmp_path: Path, renames_done: int) -> None:
-    prod, new = _two_sets(tmp_path)
-    with pytest.raises(SystemExit):
-        pm.swap_in(new, prod, crash_after=renames_done)
-    if renames_done:
-        with pytest.raises(pm.ManifestError):
-            verify_manifest(prod)  # a mixed set is refused by every loader ...
-    assert pm.recover(prod) == "rolled forward"  # ... and the next run finishes the swap
-    assert verify_manifest(prod)["model_version"] == "v_new"
-
-
-def test_a_crash_before_the_commit_point_keeps_the_old_set(tmp_path: Path) -> None:
-    prod, _new = _two_sets(tmp_path)
-    old = verify_manifest(prod)["model_version"]
-    (prod / pm.STAGING).mkdir()
-    (prod / pm.STAGING / "lawyer_match_model.h5").write_bytes(b"half a file")
-    assert pm.recover(prod) == "discarded"
-    assert verify_manifest(prod)["model_version"] == old
-    assert pm.recover(prod) is None
 
 
 def _weak_production(repo: Repo) -> None:
     """Production trained on 300 rows for one epoch, so a real candidate beats it."""
     data = repo.root / "weak.csv"
-    from mlops.scripts.generate_data import simulate
-
     simulate(300, 77).to_csv(data, index=False)
     r = repo.run(
         sys.executable,
@@ -161,29 +114,27 @@ def _refuses_sets_that_do_not_score_as_trained(repo: Repo, cand: Path) -> None:
 
 
 @pytest.mark.slow
-def test_refusals_leave_production_untouched(shared_repo: Repo, tmp_path: Path) -> None:
-    before = shared_repo.tree_digest("ml_model")
-    r = shared_repo.script("promote_model.py", "--version", "v20990101_000000")
+def test_refusals_leave_production_untouched(repo: Repo, tmp_path: Path) -> None:
+    before = repo.tree_digest("ml_model")
+    r = repo.script("promote_model.py", "--version", "v20990101_000000")
     assert r.returncode == 2 and "no candidate" in r.stderr
-    fake = shared_repo.root / "mlops" / "models" / "v20990101_000001"
+    fake = repo.root / "mlops" / "models" / "v20990101_000001"
     copy_artifacts(fake)
     with open(fake / "encoder.pkl", "ab") as fh:
         fh.write(b"tampered")
-    r = shared_repo.script("promote_model.py", "--version", fake.name)
+    r = repo.script("promote_model.py", "--version", fake.name)
     assert r.returncode == 2 and "encoder.pkl" in r.stderr and "does not match" in r.stderr
-    assert shared_repo.tree_digest("ml_model") == before
+    assert repo.tree_digest("ml_model") == before
     import shutil
 
     shutil.rmtree(fake)
-    r = shared_repo.script("promote_model.py", "--help")
+    r = repo.script("promote_model.py", "--help")
     assert r.returncode == 0 and "--rollback" in r.stdout
 
 
 @pytest.mark.slow
 def test_a_clone_that_never_trained_promotes_from_a_shared_registry(tmp_path: Path) -> None:
     """Clone A retrains against a shared file store; clone B promotes the challenger from it."""
-    from mlops.scripts.generate_data import simulate
-
     store = {"MLFLOW_TRACKING_URI": (tmp_path / "shared-store").as_uri()}
     a = make_repo(tmp_path / "a", rows=3000, epochs=8)
     b = make_repo(tmp_path / "b", rows=3000, epochs=8)
@@ -201,8 +152,14 @@ def test_a_clone_that_never_trained_promotes_from_a_shared_registry(tmp_path: Pa
         r = b.script("promote_model.py", "--from-registry", ref)
         assert r.returncode == 2 and why in r.stderr, r.stderr[-1500:]
     unreachable = {**b.env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
-    r = subprocess.run([sys.executable, str(b.root / "mlops/scripts/promote_model.py"), "--from-registry"],
-                       env=unreachable, capture_output=True, text=True, timeout=120)  # fmt: skip
+    script = str(b.root / "mlops/scripts/promote_model.py")
+    r = subprocess.run(
+        [sys.executable, script, "--from-registry"],
+        env=unreachable,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "unreachable" in r.stderr, r.stderr[-1500:]
     assert b.tree_digest("ml_model") == before
 
@@ -223,9 +180,9 @@ def test_a_clone_that_never_trained_promotes_from_a_shared_registry(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_versions_are_names_inside_mlops_models(shared_repo: Repo) -> None:
-    before = shared_repo.tree_digest("ml_model")
+def test_versions_are_names_inside_mlops_models(repo: Repo) -> None:
+    before = repo.tree_digest("ml_model")
     for bad in ("../../ml_model", "/tmp/elsewhere", "archive", "v1/../../x"):
-        r = shared_repo.script("promote_model.py", "--version", bad, "--dry-run")
+        r = repo.script("promote_model.py", "--version", bad, "--dry-run")
         assert r.returncode == 2 and "is not a candidate name" in r.stderr, (bad, r.stderr[-800:])
-    assert shared_repo.tree_digest("ml_model") == before
+    assert repo.tree_digest("ml_model") == before

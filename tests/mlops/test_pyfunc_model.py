@@ -14,9 +14,10 @@ import pytest
 import requests
 
 from ml_model.artifacts import ManifestError
-from ml_model.paths import MODEL_FILE, REGISTERED_MODEL
+from ml_model.paths import MODEL_FILE
+from mlops.paths import REGISTERED_MODEL
 from mlops.pyfunc_model import SET_FILES, LawyerMatchModel, artifact_paths
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.ports import free_port, wait_http
 from tests.support.procs import stop_group
 from tests.support.repo import Repo, candidates, make_repo
@@ -27,7 +28,7 @@ ROWS = simulate(200, 77).drop(columns="match")
 PYFUNC_PREDICT = """
 import json, sys
 import mlflow, pandas as pd
-from ml_model.schema import validate_frame
+from ml_model.frame_validation import validate_frame
 from mlops.mlflow_setup import configure
 configure()
 model = mlflow.pyfunc.load_model(sys.argv[1])
@@ -91,11 +92,18 @@ def test_mlflow_models_serve_answers_invocations_with_raw_fields(improved: Repo,
     port = free_port()
     env = {**improved.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed below)
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    serve = (
+        f"models serve -m models:/{REGISTERED_MODEL}@challenger --env-manager local -h 127.0.0.1 -p {port}"
+    )
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/{REGISTERED_MODEL}@challenger",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-        env=env, cwd=improved.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [mlflow, *serve.split()],
+        env=env,
+        cwd=improved.root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/ping", proc, timeout=120)
         body = {"dataframe_split": json.loads(ROWS.head(20).to_json(orient="split", index=False))}

@@ -7,12 +7,13 @@ import pytest
 
 from ml_model.artifacts import load_model
 from ml_model.features import frame_columns
-from ml_model.paths import ML_MODEL_DIR, PARAMS_FILE
+from ml_model.paths import ML_MODEL_DIR
 from ml_model.schema import FEATURES
-from mlops.scripts.generate_data import simulate
-from mlops.scripts.model_quality import quality
-from mlops.scripts.ranking import RankingConfig, rank_models
-from mlops.scripts.utils import load_params
+from mlops.paths import PARAMS_FILE
+from mlops.sidecar.config import Params
+from mlops.sidecar.model_quality import quality
+from mlops.sidecar.ranking import rank_models
+from mlops.sidecar.simulator import simulate
 
 
 @pytest.mark.slow
@@ -54,7 +55,7 @@ def test_invariance_to_row_order_and_batching() -> None:
 def test_ranking_does_not_put_unaffordable_lawyers_above_affordable_ones_of_similar_fit() -> None:
     """Affordability weighs in the order as in the truth: among lawyers alike apart from price, an
     unaffordable one above an affordable one is rare (a price-blind order does it half the time)."""
-    result = rank_models(RankingConfig.from_params(load_params(PARAMS_FILE)), load_model(ML_MODEL_DIR))
+    result = rank_models(Params.load(PARAMS_FILE).ranking, load_model(ML_MODEL_DIR))
     table = result["table"]
     assert result["pairs"] > 1000, result["pairs"]
     assert table["truth"]["unaffordable_above"] == 0.0

@@ -59,8 +59,13 @@ def fresh_clone(dest: Path, src: Path = REPO_ROOT, epochs: int | None = None) ->
     ``epochs`` lowers train.epochs in the copy's mlops/params.yaml (committed), to keep runs short.
     The returned Repo's environment runs the copy's code with this venv (PYTHONPATH=dest).
     """
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=src,
-                            capture_output=True, timeout=120, check=True).stdout  # fmt: skip
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=src,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    ).stdout
     dest.mkdir(parents=True)
     for rel in sorted({name for name in listed.decode().split("\0") if name}):
         source, target = src / rel, dest / rel
@@ -80,10 +85,15 @@ def fresh_clone(dest: Path, src: Path = REPO_ROOT, epochs: int | None = None) ->
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "fresh clone")
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV and not k.startswith(DROP_ENV_PREFIXES)}
-    env.update({
-        "PYTHONPATH": str(dest), "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "PYTHONDONTWRITEBYTECODE": "1",
-        "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2",
-    })  # fmt: skip
+    env.update(
+        {
+            "PYTHONPATH": str(dest),
+            "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+    )
     return Repo(dest, env)
 
 
@@ -153,18 +163,29 @@ def run_act(
     for folder in (home, artifacts):
         folder.mkdir(exist_ok=True)
     cmd = [
-        str(ACT), event,
-        "-W", str(WORKFLOW),
-        "-P", "ubuntu-latest=-self-hosted",
+        str(ACT),
+        event,
+        "-W",
+        str(WORKFLOW),
+        "-P",
+        "ubuntu-latest=-self-hosted",
         *local_repository_flags(clone / WORKFLOW),
-        "--action-offline-mode", "--pull=false",
-        "--action-cache-path", str(work / "act-cache"),
-        "--no-cache-server", "--cache-server-addr", "127.0.0.1",
-        "--artifact-server-addr", "127.0.0.1",  # no --artifact-server-path: its server never starts
-        "--env", f"ACT_HOST_VENV={Path(sys.executable).parent.parent}",
-        "--env", f"ACT_JOB_VENV={job_venv}",
-        "--env", f"ACT_ARTIFACTS_DIR={artifacts}",
-    ]  # fmt: skip
+        "--action-offline-mode",
+        "--pull=false",
+        "--action-cache-path",
+        str(work / "act-cache"),
+        "--no-cache-server",
+        "--cache-server-addr",
+        "127.0.0.1",
+        "--artifact-server-addr",
+        "127.0.0.1",  # no --artifact-server-path: its server never starts
+        "--env",
+        f"ACT_HOST_VENV={Path(sys.executable).parent.parent}",
+        "--env",
+        f"ACT_JOB_VENV={job_venv}",
+        "--env",
+        f"ACT_ARTIFACTS_DIR={artifacts}",
+    ]
     for name, value in (variables or {}).items():
         cmd += ["--var", f"{name}={value}"]
     for name, value in (secrets or {}).items():
@@ -176,8 +197,15 @@ def run_act(
     act_env.update({"HOME": str(home), "PATH": path, **(env or {})})
     t0 = time.monotonic()
     with open(work / f"act-{event}.log", "w+") as log:
-        proc = subprocess.Popen(cmd, cwd=clone, env=act_env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd,
+            cwd=clone,
+            env=act_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -211,8 +239,19 @@ def commit_new_data_version(
     ``remote`` and committed; then the data and the DVC cache are removed, so a job has to pull it.
     Returns the data's sha256."""
     dvc = str(VENV_BIN / "dvc")
-    check(clone.script("generate_data.py", "--rows", str(rows), "--seed", str(seed), "--drift", drift,
-                       "--out", str(clone.data)))  # fmt: skip
+    check(
+        clone.script(
+            "generate_data.py",
+            "--rows",
+            str(rows),
+            "--seed",
+            str(seed),
+            "--drift",
+            drift,
+            "--out",
+            str(clone.data),
+        )
+    )
     digest = sha256_file(clone.data)
     check(clone.run(dvc, "add", "-q", "mlops/data/matchmaking_dataset.csv"))
     check(clone.run(dvc, "push", "-r", remote, "mlops/data/matchmaking_dataset.csv.dvc"))

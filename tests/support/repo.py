@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from ml_model.paths import REPO_ROOT
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 
 VENV_BIN = Path(sys.executable).parent
 COPY_IGNORE = shutil.ignore_patterns("__pycache__", "tracking", "models", "reports", ".staging", "*.pyc")

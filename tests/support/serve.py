@@ -60,8 +60,13 @@ class ServeUnit:
     """``cmd`` (default: ``make serve PORT=<free port>``, as documented) in a new session from the
     repository root, output to ``log_path``; ``start()`` waits until /health answers on the port."""
 
-    def __init__(self, log_path: Path, cmd: list[str] | None = None, port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        log_path: Path,
+        cmd: list[str] | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cmd = cmd or ["make", "serve", f"PORT={self.port}"]
@@ -74,8 +79,15 @@ class ServeUnit:
     def launch(self) -> ServeUnit:
         """Start the command without waiting for anything."""
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(self.cmd, cwd=REPO_ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            self.proc = subprocess.Popen(
+                self.cmd,
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def start(self, timeout: float = 180) -> ServeUnit:

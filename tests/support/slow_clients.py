@@ -51,9 +51,19 @@ class SlowClients:
         interval: float = 1.0,
     ) -> None:
         self.args = [
-            "--host", host, "--port", str(port), "--idle", str(idle), "--slow-headers", str(slow_headers),
-            "--slow-bodies", str(slow_bodies), "--interval", str(interval),
-        ]  # fmt: skip
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--idle",
+            str(idle),
+            "--slow-headers",
+            str(slow_headers),
+            "--slow-bodies",
+            str(slow_bodies),
+            "--interval",
+            str(interval),
+        ]
         self.total = idle + slow_headers + slow_bodies
         self.proc: subprocess.Popen | None = None
 
@@ -62,8 +72,12 @@ class SlowClients:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.slow_clients", *self.args],
-            stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env, start_new_session=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+            env=env,
+            start_new_session=True,
+        )
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""  # "open N" once every connection is up
@@ -141,8 +155,10 @@ class _Clients:
             if conn.sent == 0 and conn.kind == "header":
                 data = f"GET /health HTTP/1.1\r\nHost: {self.host}\r\n".encode()
             elif conn.sent == 0:
-                data = (f"POST /predict HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                        f"Content-Length: {SLOW_BODY_BYTES}\r\n\r\n{{").encode()  # fmt: skip
+                data = (
+                    f"POST /predict HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {SLOW_BODY_BYTES}\r\n\r\n{{"
+                ).encode()
             elif conn.kind == "header":
                 data = f"X-Slow-{conn.sent}: 1\r\n".encode()
             else:

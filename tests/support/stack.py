@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_model.common import file_digest
 from ml_model.paths import REPO_ROOT
-from mlops.scripts.generate_data import simulate
+from mlops.sidecar.simulator import simulate
 from tests.support.ports import free_ports
 from tests.support.procs import all_pids, pgrp, ppid
 from tests.support.repo import Repo
@@ -91,9 +91,12 @@ class Stack:
         import boto3
 
         return boto3.client(
-            "s3", endpoint_url=self.env["MLFLOW_S3_ENDPOINT_URL"], region_name="us-east-1",
-            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
-        )  # fmt: skip
+            "s3",
+            endpoint_url=self.env["MLFLOW_S3_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def client(self) -> MlflowClient:
         """An MLflow client on the stack's server, with explicit URIs (no global MLflow state)."""
@@ -162,8 +165,18 @@ def weaken_production(repo: Repo) -> None:
     """Production trained on 300 rows for one epoch, so a real candidate beats it and is registered."""
     data = repo.root / "weak.csv"
     simulate(300, 77).to_csv(data, index=False)
-    r = repo.run(sys.executable, str(repo.root / "ml_model" / "train_model.py"), "--data", str(data),
-                 "--out-dir", str(repo.root / "ml_model"), "--epochs", "1", "--hidden", "4")  # fmt: skip
+    r = repo.run(
+        sys.executable,
+        str(repo.root / "ml_model" / "train_model.py"),
+        "--data",
+        str(data),
+        "--out-dir",
+        str(repo.root / "ml_model"),
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+    )
     assert r.returncode == 0, r.stderr[-1500:]
 
 
@@ -174,8 +187,11 @@ def download_model(stack: Stack, name: str, alias: str, dest: Path) -> Path:
     client = stack.client()
     version = client.get_model_version_by_alias(name, alias)
     model = client.get_logged_model(version.source.removeprefix("models:/"))
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, tracking_uri=stack.uri,
-                                                    dst_path=str(dest)))  # fmt: skip
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=model.artifact_location, tracking_uri=stack.uri, dst_path=str(dest)
+        )
+    )
 
 
 def local_store_is_empty(repo: Repo) -> bool:

@@ -4,7 +4,8 @@ Evidently renders the per-column scores and the tests that carry our rule (share
 columns, each key feature); its HTML has no headline of its own for them and its page title is
 Plotly's ("plotly-logomark"). So the page is given our title and, above Evidently's widgets, a
 header with the verdict, its reasons and the run's metadata (time, inputs, rows, production model
-version, rule). ``verdict_line`` is the one sentence the CLI, the header and the job summary share.
+version, rule). The verdict's sentence (``drift.Verdict.line``) is the one the CLI, the header and the
+job summary share.
 Reports are kept to the newest ``monitor.keep_reports``: each is about 4 MB of bundled JavaScript.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_model.common import atomic_write_json, atomic_write_text
+from mlops.sidecar.drift import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -30,40 +32,43 @@ _COLORS = {"DRIFT": "#b3261e", "NO DRIFT": "#1b6e3a", "NO VERDICT": "#8a5a00"}
 
 
 def verdict_word(result: dict[str, Any]) -> str:
-    """DRIFT, NO DRIFT or NO VERDICT (too few rows): the word every view leads with."""
-    if not result["enough_data"]:
-        return "NO VERDICT"
-    return "DRIFT" if result["dataset_drift"] else "NO DRIFT"
+    """DRIFT, NO DRIFT or NO VERDICT (too few rows) of a report's JSON: the word every view leads with."""
+    return Verdict(result["dataset_drift"], result["enough_data"], tuple(result["reasons"])).word
 
 
-def verdict_line(result: dict[str, Any]) -> str:
-    """The verdict with its reasons, in one sentence."""
-    word = verdict_word(result)
-    if word == "NO DRIFT":
-        return "NO DRIFT: no rule of the monitor was met"
-    return f"{word}: " + "; ".join(result["reasons"])
+def _rule_text(rule: dict[str, Any]) -> str:
+    """The monitor's rule in one sentence."""
+    return (
+        f"a column drifts at score >= {rule['threshold']}; dataset drift when a share >= "
+        f"{rule['drift_share']} of columns drift, or any of {', '.join(rule['key_features'])} "
+        f"drifts, or labelled ROC AUC falls > {rule['max_auc_drop']}; no verdict below "
+        f"{rule['min_rows']:,} rows"
+    )
 
 
 def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     """The metadata rows of the header (plain text; escaped when rendered)."""
-    rows, rule = result["rows"], result["rule"]
+    rows = result["rows"]
+    when = datetime.strptime(result["timestamp"], "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M:%S UTC")
+    drifted = "Drifted columns" if result["enough_data"] else "Columns over the threshold (not judged)"
     out = [
-        ("Time", datetime.strptime(result["timestamp"], "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Time", when),
         ("Production model", result.get("production_model_version") or "unknown"),
         ("Reference", f"{result['reference']} ({rows['reference']:,} rows)"),
         ("Current", f"{result['current']} ({rows['current']:,} rows, {rows['tested']:,} tested)"),
         ("Unknown-category rows", f"{result['unknown_category_rows']:,} (left out of the tests)"),
-        ("Drifted columns" if result["enough_data"] else "Columns over the threshold (not judged)",
-         ", ".join(result["drifted_columns"]) or "none"),
-        ("Rule", f"a column drifts at score >= {rule['threshold']}; dataset drift when a share >= "
-                 f"{rule['drift_share']} of columns drift, or any of {', '.join(rule['key_features'])} "
-                 f"drifts, or labelled ROC AUC falls > {rule['max_auc_drop']}; no verdict below "
-                 f"{rule['min_rows']:,} rows"),
-    ]  # fmt: skip
+        (drifted, ", ".join(result["drifted_columns"]) or "none"),
+        ("Rule", _rule_text(result["rule"])),
+    ]
     quality = result.get("classification_quality")
     if quality:
-        out.append(("Labelled quality", f"ROC AUC {quality['current']['roc_auc']:.4f} on "
-                    f"{quality['labelled_rows']:,} rows (reference {quality['reference']['roc_auc']:.4f})"))  # fmt: skip
+        cur, ref = quality["current"]["roc_auc"], quality["reference"]["roc_auc"]
+        out.append(
+            (
+                "Labelled quality",
+                f"ROC AUC {cur:.4f} on {quality['labelled_rows']:,} rows (reference {ref:.4f})",
+            )
+        )
     return out
 
 

@@ -7,9 +7,10 @@ import math
 import numpy as np
 
 from ml_model.metrics import classification_metrics
-from mlops.scripts.gate import decide
+from mlops.sidecar.config import GateThresholds
+from mlops.sidecar.gate import decide
 
-T = {"min_roc_auc": 0.75, "min_delta": 0.002, "max_drop": {"f1": 0.01, "accuracy": 0.01}}
+T = GateThresholds(min_roc_auc=0.75, min_delta=0.002, max_drop={"f1": 0.01, "accuracy": 0.01})
 PROD = {"accuracy": 0.83, "precision": 0.71, "recall": 0.60, "f1": 0.65, "roc_auc": 0.875}
 
 

@@ -1,26 +1,17 @@
-"""The equity guard: refuses a candidate that buys its average with one group's loss, and only that."""
+"""The equity guard, as functions: a group that loses more than the whole is named; noise, small groups
+and losses alike are not. The guard in a real retrain: tests/mlops/test_equity_guard.py."""
 
 from __future__ import annotations
 
-import json
-import math
-
 import numpy as np
 import pandas as pd
-import pytest
 
-from mlops.scripts.equity import equity_check, group_metrics, income_band
-from mlops.scripts.gate import decide
-from mlops.scripts.generate_data import simulate
-from tests.support.repo import Repo, make_repo
+from mlops.sidecar.config import GateThresholds
+from mlops.sidecar.equity import equity_check, group_metrics, income_band
+from mlops.sidecar.gate import decide
+from mlops.sidecar.simulator import simulate
 
-THRESHOLDS = {
-    "min_roc_auc": 0.5,
-    "min_delta": 0.0,
-    "max_drop": {},
-    "min_group_rows": 300,
-    "max_group_auc_drop": 0.05,
-}
+THRESHOLDS = GateThresholds(min_roc_auc=0.5, min_delta=0.0, min_group_rows=300, max_group_auc_drop=0.05)
 
 
 def measured(overall: float, aucs: dict[str, float], rows: int = 2000, se: float = 0.01) -> dict:
@@ -73,44 +64,3 @@ def test_group_metrics_cover_every_row_and_carry_uncertainty() -> None:
         "15000-30000",
         ">=60000",
     ]
-
-
-def _retrain(repo: Repo, data: pd.DataFrame) -> dict:
-    data.to_csv(repo.data, index=False)
-    r = repo.script("retrain_model.py")
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads((repo.root / "mlops" / "tracking" / "last_retrain.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def prod_repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    return make_repo(tmp_path_factory.mktemp("equity") / "repo", rows=3000, epochs=None)
-
-
-@pytest.mark.slow
-def test_unfair_candidate_is_refused_by_name_though_its_average_passes(prod_repo: Repo) -> None:
-    data = simulate(20000, 21, drift="concept")  # a real change, so the average beats production...
-    vi = data["client_language"] == "vi"  # ...but Vietnamese-speaking clients' outcomes are shuffled
-    data.loc[vi, "match"] = np.random.default_rng(5).permutation(data.loc[vi, "match"].to_numpy())
-    last = _retrain(prod_repo, data)
-    print(last["decision"]["reason"])
-    checks = last["decision"]["checks"]
-    assert checks["roc_auc_beats_production"] and checks["roc_auc_floor"], last["decision"]
-    assert not checks["equity_guard"] and not last["decision"]["improved"]
-    assert "client_language=vi" in last["decision"]["reason"], last["decision"]["reason"]
-    assert last["saved_to"] is None
-
-
-@pytest.mark.slow
-def test_genuine_concept_change_touching_every_group_passes_the_guard(prod_repo: Repo) -> None:
-    last = _retrain(prod_repo, simulate(20000, 22, drift="concept"))
-    print(last["decision"]["reason"])
-    assert last["decision"]["checks"]["equity_guard"], last["decision"]["reason"]
-    assert last["decision"]["improved"]
-
-
-@pytest.mark.slow
-def test_honest_retrain_on_fresh_data_is_not_refused_for_noise(prod_repo: Repo) -> None:
-    last = _retrain(prod_repo, simulate(20000, 23))
-    assert last["decision"]["checks"]["equity_guard"], last["decision"]["reason"]
-    assert not math.isnan(last["candidate"]["roc_auc"])

@@ -1,4 +1,4 @@
-"""Ranking quality (mlops/scripts/ranking.py): the metrics on hand-made cases, the simulated pools,
+"""Ranking quality (mlops/sidecar/ranking.py): the metrics on hand-made cases, the simulated pools,
 and production's NDCG@10 against gradient boosting."""
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 
 from ml_model.artifacts import load_model
-from ml_model.paths import ML_MODEL_DIR, PARAMS_FILE
-from mlops.scripts.generate_data import true_logit
-from mlops.scripts.ranking import (
+from ml_model.paths import ML_MODEL_DIR
+from mlops.sidecar.config import Params, RankingConfig
+from mlops.sidecar.ranking import (
     CASE_COLUMNS,
-    RankingConfig,
     affordability,
     draw_pools,
     headline,
@@ -26,7 +25,7 @@ from mlops.scripts.ranking import (
     table_lines,
     top_share,
 )
-from mlops.scripts.utils import load_params
+from mlops.sidecar.simulator import true_logit
 
 SMALL = RankingConfig(cases=40, pool=20, seed=3)
 
@@ -71,7 +70,7 @@ def test_affordability_rule_against_the_clients_hourly_income() -> None:
 
 
 def test_config_from_params_refuses_unknown_or_inconsistent_settings() -> None:
-    cfg = RankingConfig.from_params(load_params(PARAMS_FILE))
+    cfg = Params.load().ranking
     assert cfg.cases * cfg.pool >= 5000 and cfg.k == 10 and cfg.top == 3
     with pytest.raises(ValueError, match="unknown setting"):
         RankingConfig.from_params({"ranking": {"casses": 3}})
@@ -116,7 +115,7 @@ def test_measure_puts_truth_at_the_ceiling_and_price_blindness_near_a_coin_flip(
 
 def test_production_ranks_about_as_well_as_gradient_boosting_or_better() -> None:
     """The product is the order: production's NDCG@10 and top-3 may not trail HGB's by a margin."""
-    cfg = RankingConfig.from_params(load_params(PARAMS_FILE))
+    cfg = Params.load().ranking
     production = load_model(ML_MODEL_DIR)
     result = rank_models(cfg, production, candidate=production)
     table = result["table"]

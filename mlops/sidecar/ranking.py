@@ -38,42 +38,13 @@ import pandas as pd
 
 from ml_model.artifacts import LoadedModel
 from ml_model.schema import CASE_FIELDS, CASE_TYPES, LANGUAGES
-from mlops.scripts.generate_data import Profile, draw_pairs, profile, true_logit
-from mlops.scripts.model_quality import Scorer, fit_hgb, model_scorer, training_rows
+from mlops.sidecar.config import RankingConfig
+from mlops.sidecar.model_quality import Scorer, fit_hgb, model_scorer, training_rows
+from mlops.sidecar.simulator import Profile, draw_pairs, profile, true_logit
 
 HOURS_PER_YEAR = 2000.0
 CASE_COLUMNS = tuple(f.name for f in CASE_FIELDS)
 METRICS = ("ndcg10", "top3", "unaffordable_above")
-
-
-@dataclass(frozen=True)
-class RankingConfig:
-    """The ``ranking`` section of params.yaml: the pools, the cut-offs and the affordability rule."""
-
-    cases: int = 300
-    pool: int = 50
-    seed: int = 909
-    k: int = 10
-    top: int = 3
-    unaffordable_factor: float = 4.0
-    affordable_factor: float = 2.0
-    fit_tolerance: float = 0.25
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> RankingConfig:
-        """Build from params.yaml's ``ranking`` section; an unknown key is an error, not ignored."""
-        section = dict(params.get("ranking") or {})
-        unknown = set(section) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"params.yaml ranking: unknown setting(s) {', '.join(sorted(unknown))}")
-        cfg = cls(**section)
-        if cfg.cases < 1 or cfg.pool < 2 or not 1 <= cfg.top <= cfg.pool or cfg.k < 1:
-            raise ValueError(
-                f"params.yaml ranking: need cases >= 1, pool >= 2, 1 <= top <= pool, k >= 1: {cfg}"
-            )
-        if not 0 < cfg.affordable_factor < cfg.unaffordable_factor:
-            raise ValueError("params.yaml ranking: need 0 < affordable_factor < unaffordable_factor")
-        return cfg
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,8 @@ def group_table(
     lines = [head + (f"{'production':>12}" if other else "")]
     for column, values in groups.items():
         for value, m in values.items():
-            line = (f"  {column + '=' + value:<28}{m['rows']:>7}{m['positive_rate']:>10.3f}{m['mean_predicted']:>8.3f}"
-                    f"{m['roc_auc']:>9.4f}{m['roc_auc_se']:>8.4f}{m['ece']:>7.3f}")  # fmt: skip
+            line = f"  {column + '=' + value:<28}{m['rows']:>7}{m['positive_rate']:>10.3f}"
+            line += f"{m['mean_predicted']:>8.3f}{m['roc_auc']:>9.4f}{m['roc_auc_se']:>8.4f}{m['ece']:>7.3f}"
             if other:
                 line += f"{other[column][value]['roc_auc']:>12.4f}"
             lines.append(line)

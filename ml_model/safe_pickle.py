@@ -1,0 +1,70 @@
+"""Read the preprocessors' pickles without running code from them: an allow-list of globals.
+
+A pickle is a program: ``joblib.load`` of a hostile ``encoder.pkl`` runs whatever its
+``__reduce__`` names, and a manifest travelling with the file vouches for nothing. This is
+Python's documented defence (``Unpickler.find_class`` restricted to the globals a fitted
+encoder and scaler need, https://docs.python.org/3/library/pickle.html#restricting-globals),
+on joblib's own unpickler, which reads the NumPy arrays joblib stores after the pickle stream
+(joblib routes nested object arrays through this ``find_class`` too).
+
+skops does the same job with its own format, but the spec keeps joblib's ``.pkl`` files, and a
+subclass of joblib's unpickler reads them as they are.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from joblib.numpy_pickle import NumpyUnpickler
+
+# Every global a fitted OneHotEncoder or StandardScaler pickle asks for (recorded from real
+# loads, tests/ml_model/test_safe_pickle.py). Each is a class or an array constructor: calling
+# it builds data, never runs a command. joblib's pre-0.10 NDArrayWrapper is absent on purpose:
+# it calls np.load(allow_pickle=True), which no find_class can restrict.
+ALLOWED_GLOBALS = frozenset(
+    {
+        ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy", "float64"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("sklearn.preprocessing._encoders", "OneHotEncoder"),
+        ("sklearn.preprocessing._data", "StandardScaler"),
+    }
+)
+
+
+class UnsafePickle(ValueError):
+    """A pickle asked for a global outside the allow-list: refused before it could be called."""
+
+
+class _AllowListUnpickler(NumpyUnpickler):
+    """joblib's unpickler, resolving only allow-listed globals."""
+
+    def __init__(self, where: str, fh: io.BytesIO) -> None:
+        super().__init__(where, fh, ensure_native_byte_order="auto")
+        self.where = where
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise UnsafePickle(
+                f"{self.where}: refused to load: it asks for the global {module}.{name}, which is not "
+                "one a fitted encoder or scaler needs (loading it could run code)"
+            )
+        return super().find_class(module, name)
+
+
+def load_pickle(blob: bytes, where: str) -> Any:
+    """Unpickle a joblib file's bytes (uncompressed, as train_model.py writes them) safely.
+
+    ``where`` names the file in errors. Raises UnsafePickle for a refused global, ValueError for
+    a file that is not a pickle joblib wrote.
+    """
+    try:
+        return _AllowListUnpickler(where, io.BytesIO(blob)).load()
+    except UnsafePickle:
+        raise
+    except Exception as exc:  # truncated, compressed or not a pickle: a clear refusal, not a traceback
+        raise ValueError(f"{where}: not a readable joblib pickle ({type(exc).__name__}: {exc})") from exc

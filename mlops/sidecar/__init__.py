@@ -1,0 +1,1 @@
+"""The sidecar's library: the logic behind the commands in mlops/scripts/, one module per concern."""

@@ -1,0 +1,167 @@
+"""Is the MLOps state consistent? After any crash, the next retrain or promote repairs it; this says so.
+
+Consistent means: production verifies (manifest, and its probe batch where it has one) and no
+promotion journal, staging folder or temp file is left in ``ml_model/`` or ``mlops/``; every
+candidate folder verifies; every archive is of a committed swap; in MLflow, no run is RUNNING
+without a live process, no logged model is PENDING after its run ended, each alias
+(``challenger``, ``champion``) names an existing version from a finished run whose downloaded set
+verifies, and ``champion`` names the model production serves (its manifest's model version).
+``check(fix=True)`` first applies the same repairs the retrain and promotion apply at their start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ml_model.artifacts import read_manifest
+from ml_model.paths import ML_MODEL_DIR
+from mlops.mlflow_setup import configure
+from mlops.paths import (
+    ALIASES,
+    ARCHIVE_DIR,
+    EXPERIMENT_NAME,
+    MLOPS_DIR,
+    MODELS_DIR,
+    REGISTERED_MODEL,
+    SET_FILES,
+)
+from mlops.sidecar.candidates import remove_retrain_debris, staged_leftovers, why_not_servable
+from mlops.sidecar.locks import both_locks
+from mlops.sidecar.registry import move_champion, pending_logged_models, repair_registry
+from mlops.sidecar.runs import process_alive, running_runs
+from mlops.sidecar.swap import JOURNAL, STAGING, recover
+
+log = logging.getLogger(__name__)
+
+
+def _debris_findings() -> list[str]:
+    """Journal, staging folders and temp files an interrupted run left."""
+    out = [
+        f"left over from an interrupted run: {leftover}"
+        for leftover in (ML_MODEL_DIR / JOURNAL, ML_MODEL_DIR / STAGING, *staged_leftovers())
+        if leftover.exists()
+    ]
+    temps = [*ML_MODEL_DIR.glob(".*.tmp"), *MLOPS_DIR.rglob(".*.tmp")]
+    return out + [f"temp file or folder left over: {p}" for p in temps]
+
+
+def _archive_findings() -> list[str]:
+    """Archives of swaps that never committed, or that no longer verify."""
+    out = []
+    for arch in sorted(p for p in ARCHIVE_DIR.iterdir() if p.is_dir()) if ARCHIVE_DIR.is_dir() else []:
+        meta = json.loads((arch / "archive.json").read_text()) if (arch / "archive.json").is_file() else {}
+        if meta.get("committed") is False:
+            out.append(f"archive {arch.name} is of a promotion that never committed")
+        elif why_not_servable(arch, probe=False):
+            out.append(f"archive {arch.name} does not verify")
+    return out
+
+
+def local_findings() -> list[str]:
+    """What is wrong on disk: production, debris, candidates, archives."""
+    out = []
+    why = why_not_servable(ML_MODEL_DIR, probe=True)
+    if why:
+        out.append(f"production does not verify: {why}")
+    out += _debris_findings()
+    for cand in sorted(MODELS_DIR.glob("v*")) if MODELS_DIR.is_dir() else []:
+        why = why_not_servable(cand, probe=True)
+        if why:
+            out.append(f"candidate {cand.name} does not verify: {why}")
+    return out + _archive_findings()
+
+
+def alias_versions(client: Any) -> dict[str, str]:
+    """Every alias of the registered model and the version it names (none before the first run)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return dict(client.get_registered_model(REGISTERED_MODEL).aliases)
+    except MlflowException:
+        return {}
+
+
+def _downloaded_finding(mv: Any, alias: str) -> tuple[str | None, str | None]:
+    """Why the version's downloaded set is not servable, and the model version its manifest names."""
+    from mlflow.artifacts import download_artifacts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        download_artifacts(artifact_uri=f"models:/{REGISTERED_MODEL}/{mv.version}", dst_path=tmp)
+        folder = Path(tmp) / "artifacts"
+        missing = [n for n in SET_FILES if not (folder / n).is_file()]
+        why = f"it lacks {missing}" if missing else why_not_servable(folder, probe=True)
+        named = None if missing else read_manifest(folder).get("model_version")
+    if why:
+        return f"alias {alias!r} names version {mv.version}, which does not verify: {why}", named
+    return None, named
+
+
+def _alias_finding(client: Any, alias: str, version: str) -> str | None:
+    """Why ``alias`` names a version it should not: missing, run unfinished, set not verifying, or
+    (``champion``) a model other than the one production serves."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client.get_model_version(REGISTERED_MODEL, version)
+    except MlflowException:
+        return f"alias {alias!r} names version {version}, which does not exist"
+    status = client.get_run(mv.run_id).info.status if mv.run_id else "unknown"
+    if status != "FINISHED":
+        return f"alias {alias!r} names version {mv.version}, whose run is {status}"
+    why, named = _downloaded_finding(mv, alias)
+    serving = read_manifest(ML_MODEL_DIR).get("model_version")
+    if why is None and alias == "champion" and named != serving:
+        return f"alias 'champion' names version {mv.version} (model {named}), but production serves {serving}"
+    return why
+
+
+def registry_findings(mlflow: Any) -> list[str]:
+    """What is wrong in MLflow: runs and logged models left unfinished, aliases on bad versions."""
+    exp = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
+    if exp is None:
+        return []
+    client = mlflow.tracking.MlflowClient()
+    out = []
+    for run in running_runs(mlflow):
+        pid = run.data.tags.get("pid", "")
+        if not (pid.isdigit() and process_alive(int(pid))):
+            out.append(f"run {run.info.run_name} is RUNNING but its process is gone")
+    out += [f"logged model {m.model_id} is PENDING" for m in pending_logged_models(client, exp.experiment_id)]
+    aliases = alias_versions(client)
+    return out + [
+        f for alias in ALIASES if alias in aliases and (f := _alias_finding(client, alias, aliases[alias]))
+    ]
+
+
+def realign_aliases(mlflow: Any) -> list[str]:
+    """``--fix`` for the registry: an alias on a missing version is removed, and ``champion`` is moved
+    back to the version production serves (never the other way: the doctor does not promote)."""
+    client = mlflow.tracking.MlflowClient()
+    done = []
+    for alias, version in alias_versions(client).items():
+        finding = _alias_finding(client, alias, version) if alias in ALIASES else None
+        if finding and finding.endswith("does not exist"):
+            client.delete_registered_model_alias(REGISTERED_MODEL, alias)
+            done.append(f"{finding}: alias removed")
+            finding = None
+        if finding and alias == "champion":
+            done.append(f"{finding}: {move_champion(read_manifest(ML_MODEL_DIR))}")
+    for line in done:
+        log.warning("Repaired: %s.", line)
+    return done
+
+
+def check(fix: bool = False) -> list[str]:
+    """All findings (after the repairs, with ``fix``, taken under both locks)."""
+    mlflow = configure()
+    if fix:
+        with both_locks():
+            recover()
+            remove_retrain_debris()
+            repair_registry(mlflow)
+            realign_aliases(mlflow)
+    return local_findings() + registry_findings(mlflow)

@@ -1,0 +1,94 @@
+"""What the monitor compares: the training snapshot against what the model sees now.
+
+Reference: ``ml_model/matchmaking_dataset.csv``. Current: the service's prediction log when it
+exists, else the newest ``mlops/data`` version. Both are validated by production's schema; the
+current side is sampled down (seeded) so the verdict is the same at any size.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ml_model.frame_validation import read_dataset, validate_frame
+from ml_model.paths import DEFAULT_PREDICTION_LOG
+from ml_model.prediction_log import read_prediction_log
+from ml_model.schema import FEATURES, LABEL, SchemaError
+from mlops.paths import DATASET
+from mlops.sidecar.config import MonitorConfig
+from mlops.sidecar.feedback import FeedbackReport, join, known_categories, read_outcomes, served_pairs
+
+log = logging.getLogger(__name__)
+
+
+def load_current(path: Path, seed: int = 0) -> tuple[pd.DataFrame, int]:
+    """A CSV of the contract (labels optional) or a prediction log (.jsonl); and its unknown rows.
+
+    The service scores unknown categories, so the log may hold them: those rows are counted and
+    left out of the drift tests (they are reported, not silently dropped). A /rank request logs one
+    case beside many lawyers; so that one case does not weigh as much as a thousand, the monitor
+    draws one scored pair per request (seeded). A CSV must be clean and is used as it is.
+    """
+    if path.suffix != ".jsonl":
+        return read_dataset(path, require_label=False), 0
+    try:
+        logged = read_prediction_log(path)
+    except (OSError, ValueError) as exc:
+        raise SchemaError(str(path), [str(exc)]) from exc
+    known = known_categories(logged)
+    one_per_request = logged.loc[known].groupby("request", sort=False).sample(n=1, random_state=seed)
+    frame = validate_frame(one_per_request[list(FEATURES)].reset_index(drop=True), str(path), False)
+    return frame, int((~known).sum())
+
+
+def default_current() -> Path:
+    """What the service saw, if it has logged anything; else the newest data version."""
+    return DEFAULT_PREDICTION_LOG if DEFAULT_PREDICTION_LOG.is_file() else DATASET
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The two samples the drift tests compare, with what was set aside on the way."""
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    rows_in: int  # current rows before sampling down
+    unknown_rows: int  # logged instances with categories the model does not know
+    labelled: pd.DataFrame | None = None  # current rows with an outcome, for quality
+
+    @property
+    def labelled_are_tested(self) -> bool:
+        """The labelled rows are the drift tests' own rows (a labelled CSV), so one report holds both."""
+        return self.labelled is self.current
+
+
+def labelled_rows(current: pd.DataFrame, current_path: Path, outcomes: Path | None) -> pd.DataFrame | None:
+    """Labelled current rows: a labelled CSV as it is, or a prediction log joined with outcomes."""
+    if outcomes is None:
+        return current if LABEL in current.columns else None
+    if current_path.suffix != ".jsonl":
+        raise ValueError(f"--outcomes goes with a prediction log (.jsonl), not {current_path}")
+    report = FeedbackReport()
+    rows = join(served_pairs([current_path], None, 0.0, report), read_outcomes(outcomes), report)
+    log.info("%d of %d served pairs have an outcome; quality is measured on those.", len(rows), report.served)
+    return rows if len(rows) else None
+
+
+def load_observed(
+    reference_path: Path, current_path: Path, cfg: MonitorConfig, outcomes: Path | None = None
+) -> Observed:
+    """Read both sides; sample the current side down to ``max_rows`` (seeded) so the verdict is stable."""
+    reference = read_dataset(reference_path)
+    current, unknown_rows = load_current(current_path, cfg.seed)
+    rows_in = len(current)
+    if rows_in > cfg.max_rows:
+        current = current.sample(cfg.max_rows, random_state=cfg.seed).reset_index(drop=True)
+        log.info(
+            "Sampled %d of %d current rows (seed %d) for the drift tests.", len(current), rows_in, cfg.seed
+        )
+    # a labelled CSV: quality on the same (sampled) rows as the drift tests, so the report carries both
+    labelled = labelled_rows(current, current_path, outcomes)
+    return Observed(reference, current, rows_in, unknown_rows, labelled)

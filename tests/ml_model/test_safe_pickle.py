@@ -1,0 +1,100 @@
+"""The preprocessors' pickles load without running code: allow-listed globals only."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from ml_model.artifacts import ManifestError, load_model
+from ml_model.paths import ENCODER_FILE, MANIFEST_FILE, ML_MODEL_DIR, SCALER_FILE
+from ml_model.safe_pickle import ALLOWED_GLOBALS, UnsafePickle, load_pickle
+
+
+class Payload:
+    """A hostile object: unpickling it would create ``marker`` (a stand-in for any command)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {self.marker}",))
+
+
+class PayloadThenEncoder:
+    """The payload, then the real encoder: a file that would still work after running its code."""
+
+    def __init__(self, marker: Path, encoder: object) -> None:
+        self.marker, self.encoder = marker, encoder
+
+    def __reduce__(self) -> tuple:
+        return (getattr, (Payload(self.marker), "__class__"))
+
+
+def hostile_set(tmp_path: Path, blob: bytes) -> Path:
+    """A copy of production whose encoder is ``blob``, with its sha256 rewritten in the manifest."""
+    folder = tmp_path / "set"
+    shutil.copytree(ML_MODEL_DIR, folder, ignore=shutil.ignore_patterns("*.csv", "*.py", "__pycache__"))
+    (folder / ENCODER_FILE).write_bytes(blob)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest["artifacts"][ENCODER_FILE] = hashlib.sha256(blob).hexdigest()
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.mark.parametrize("name", [ENCODER_FILE, SCALER_FILE])
+def test_the_real_preprocessors_load_as_joblib_loads_them(name: str) -> None:
+    blob = (ML_MODEL_DIR / name).read_bytes()
+    safe, plain = load_pickle(blob, name), joblib.load(io.BytesIO(blob))
+    assert type(safe) is type(plain)
+    assert safe.__dict__.keys() == plain.__dict__.keys()
+    for key, value in plain.__dict__.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(safe.__dict__[key], value)
+        elif isinstance(value, list):
+            for a, b in zip(safe.__dict__[key], value, strict=True):
+                np.testing.assert_array_equal(a, b)
+        else:
+            assert safe.__dict__[key] == value, key
+
+
+def test_a_hostile_pickle_is_refused_before_its_code_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    with pytest.raises(UnsafePickle) as err:
+        load_pickle(pickle.dumps(Payload(marker)), "encoder.pkl")
+    assert "encoder.pkl" in str(err.value) and "posix.system" in str(err.value)
+    assert not marker.exists()
+
+
+def test_a_hostile_encoder_with_a_rewritten_manifest_is_refused_by_load_model(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    encoder = joblib.load(ML_MODEL_DIR / ENCODER_FILE)
+    buf = io.BytesIO()
+    joblib.dump([Payload(marker), encoder], buf)
+    folder = hostile_set(tmp_path, buf.getvalue())
+    with pytest.raises(ManifestError) as err:
+        load_model(folder)
+    assert str(folder / ENCODER_FILE) in str(err.value)
+    assert "posix.system" in str(err.value)
+    assert not marker.exists()
+
+
+def test_any_global_outside_the_allow_list_is_refused(tmp_path: Path) -> None:
+    """A builtin that merely exists is refused too: the list names what a fit needs, nothing more."""
+    with pytest.raises(UnsafePickle, match=r"builtins\.getattr"):
+        load_pickle(pickle.dumps(PayloadThenEncoder(tmp_path / "x", None)), "scaler.pkl")
+    assert ("builtins", "getattr") not in ALLOWED_GLOBALS
+    assert not (tmp_path / "x").exists()
+
+
+def test_garbage_is_a_clear_error_not_a_traceback() -> None:
+    with pytest.raises(ValueError, match=r"scaler\.pkl: not a readable joblib pickle"):
+        load_pickle(b"not a pickle at all", "scaler.pkl")
