@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # The venv's bin first, so `python` and `dvc` inside DVC stages are ours.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install data run test node-deps browser strace infra-deps serve app mlflow-ui lint bench
+.PHONY: install data run test node-deps browser infra-deps serve app mlflow-ui lint bench
 
 $(STAMP): ml_model/requirements.txt mlops/requirements.txt mlops/infra/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,17 +58,13 @@ node-deps: $(NODE_STAMP) $(TOOLS_STAMP) $(VEGA_STAMP)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-## Debian's strace, which the crash tests use to kill a run at a chosen write (fault injection).
-strace:
-	@command -v strace >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends strace >/dev/null; }
-
 ## Debian's Ceph (radosgw) and PostgreSQL for the scale-out stack's end-to-end test.
 infra-deps:
 	mlops/infra/install_deps.sh
 
 ## Every test: Python (unit and end-to-end), then the backend and browser suites.
-test: data $(PLOTS_TEMPLATE) node-deps browser strace infra-deps
-	$(PY) -m pytest
+test: data $(PLOTS_TEMPLATE) node-deps browser infra-deps
+	$(PY) -m pytest -n 2 --dist loadfile
 	cd backend && npm test
 
 lint: install

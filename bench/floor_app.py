@@ -35,7 +35,7 @@ def create_floor_app() -> Flask:
 def create_bare_app() -> Callable[..., Iterable[bytes]]:
     """The same constant answer from a bare WSGI callable, without Flask: gunicorn's own floor.
 
-    Our service answers its scoring calls below Flask (``predict_model.ServiceApp``), so this,
+    Our service answers its scoring calls below Flask (``wsgi_fast_path.ServiceApp``), so this,
     not the Flask handler, bounds what it could reach; printed beside the issue's Flask floor."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -2,9 +2,9 @@
 
 Pickles execute code when loaded, so the preprocessors are read by an allow-list unpickler
 (``safe_pickle``) that refuses any global a fitted encoder or scaler does not need, after each
-file's sha256 is checked against the manifest. Serving never calls Keras: ``model.predict`` costs about
-85 ms a call here, while a NumPy forward pass over the .h5 weights (read with h5py) gives the
-same probabilities to 1e-5 in microseconds, and keeps TensorFlow out of the service process.
+file's sha256 is checked against the manifest. Serving never calls Keras: a NumPy forward pass
+over the .h5 weights (read with h5py) gives the same probabilities to 1e-5 far faster than
+``model.predict`` (BENCHMARKS.md), and keeps TensorFlow out of the service process.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ml_model.features import NUMERIC_FEATURES, numeric_matrix
 from ml_model.paths import ARTIFACT_FILES, ENCODER_FILE, MANIFEST_FILE, MODEL_FILE, SCALER_FILE
@@ -149,7 +150,7 @@ class FastScorer:
 
         One-hot positions come from dict lookups: one Python loop for a few rows, ``np.fromiter``
         over ``dict.get`` for many, and one assignment for a column the caller says is
-        ``constant`` (the case of a /rank). ``pd.factorize`` cost 20 µs a column even for one row.
+        ``constant`` (the case of a /rank); ``pd.factorize`` was slower even for one row.
         """
         x = np.zeros((n, self.n_inputs), dtype=np.float64)
         if n <= SMALL_BATCH:
@@ -236,8 +237,8 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     from the files runs) and read the network's weights as arrays."""
     manifest, blobs = read_verified(model_dir)
     try:
-        encoder = load_pickle(blobs[ENCODER_FILE], str(Path(model_dir) / ENCODER_FILE))
-        scaler = load_pickle(blobs[SCALER_FILE], str(Path(model_dir) / SCALER_FILE))
+        encoder = load_pickle(blobs[ENCODER_FILE], str(Path(model_dir) / ENCODER_FILE), OneHotEncoder)
+        scaler = load_pickle(blobs[SCALER_FILE], str(Path(model_dir) / SCALER_FILE), StandardScaler)
     except ValueError as exc:  # UnsafePickle included: the message names the file and the global
         raise ManifestError(str(exc)) from exc
     scorer = FastScorer(encoder, scaler, read_dense_layers(blobs[MODEL_FILE]))

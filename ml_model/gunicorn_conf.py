@@ -6,7 +6,7 @@ Use: ``gunicorn -c python:ml_model.gunicorn_conf -b 127.0.0.1:8000 'ml_model.pre
 
 Workers: 2 gevent workers (one per core). A sync worker serves one connection at a time, so two
 idle or slow clients used to block both until the 30 s worker timeout. A gevent worker serves each
-connection in a greenlet: an idle or slow client costs about 12 KB, never the worker. Nginx in
+connection in a greenlet: an idle or slow client costs a greenlet (BENCHMARKS.md), never the worker. Nginx in
 front of sync workers was measured too; its extra hop made a request on a new connection slower
 than sync workers alone, gevent about as fast (BENCHMARKS.md, "The serving floor").
 

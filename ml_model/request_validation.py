@@ -35,8 +35,8 @@ from ml_model.schema import (
 _MAX_FLOAT = 1.7976931348623157e308
 _CATEGORY, _INT, _FLOAT = 0, 1, 2
 _KINDS = {"category": _CATEGORY, "int": _INT, "float": _FLOAT}
-_Spec = list[tuple[str, int, frozenset[str], float, float]]
-_SPECS: dict[int, tuple[tuple[Field, ...], _Spec]] = {}
+_FieldSpecs = list[tuple[str, int, frozenset[str], float, float]]
+_FIELD_SPECS_CACHE: dict[int, tuple[tuple[Field, ...], _FieldSpecs]] = {}
 _NUMBER_TYPES = frozenset({int, float})
 _DTYPES = {"category": object, "int": np.int64, "float": np.float64}
 _LAWYER_ID = operator.itemgetter("lawyer_id")
@@ -69,14 +69,14 @@ def _bounds(field: Field) -> tuple[float, float]:
     return (-_MAX_FLOAT if field.min is None else field.min, _MAX_FLOAT if field.max is None else field.max)
 
 
-def _spec(fields: tuple[Field, ...]) -> _Spec:
+def _field_specs(fields: tuple[Field, ...]) -> _FieldSpecs:
     """Each field as (name, kind code, vocabulary, low, high), computed once per tuple (looked up
     by identity: hashing 14 dataclasses costs more than the checks themselves)."""
-    cached = _SPECS.get(id(fields))
+    cached = _FIELD_SPECS_CACHE.get(id(fields))
     if cached is not None and cached[0] is fields:
         return cached[1]
     spec = [(f.name, _KINDS[f.kind], frozenset(f.vocab), *_bounds(f)) for f in fields]
-    _SPECS[id(fields)] = (fields, spec)  # the tuple is kept alive, so its id is never reused
+    _FIELD_SPECS_CACHE[id(fields)] = (fields, spec)  # the tuple is kept alive, so its id is never reused
     return spec
 
 
@@ -134,7 +134,7 @@ def batch_problems(items: list[Any], fields: tuple[Field, ...], location: str) -
 def lawyer_id_problem(value: Any) -> str | None:
     """Why ``value`` cannot be a lawyer id, or None: an id is a string of 1 to MAX_TEXT_CHARS
     characters (valid Unicode) or an integer in [0, 2**53), so it survives JSON everywhere.
-    ``7.0`` is the integer 7 (as JSON Schema and JavaScript read it); ``lawyer_ids_if_valid``
+    ``7.0`` is the integer 7 (as JSON Schema and JavaScript read it); ``lawyer_list_if_valid``
     makes it one."""
     if type(value) is float and value.is_integer() and 0 <= value < MAX_LAWYER_ID:
         return None
@@ -148,7 +148,7 @@ def lawyer_id_problem(value: Any) -> str | None:
     return f"must be {kinds}, got {short_repr(value)}"
 
 
-def lawyer_batch_problems(items: list[Any], fields: tuple[Field, ...], location: str) -> Iterator[Problem]:
+def lawyer_list_problems(items: list[Any], fields: tuple[Field, ...], location: str) -> Iterator[Problem]:
     """Every problem of a list of lawyer objects: the ``lawyer_id``, then ``fields``, lawyer by lawyer."""
     for i, item in enumerate(items):
         if isinstance(item, dict):
@@ -162,7 +162,7 @@ def lawyer_batch_problems(items: list[Any], fields: tuple[Field, ...], location:
 # The fast path: the clean values, or None.
 
 
-def _row_if_valid(record: Any, spec: _Spec) -> list[Any] | None:
+def _row_if_valid(record: Any, spec: _FieldSpecs) -> list[Any] | None:
     """The clean values of one JSON object in field order, or None when any field is refused: on
     the good path one type test and one chained comparison per field."""
     if not isinstance(record, dict):
@@ -195,7 +195,7 @@ def _row_if_valid(record: Any, spec: _Spec) -> list[Any] | None:
 
 def record_if_valid(record: Any, fields: tuple[Field, ...]) -> dict[str, Any] | None:
     """One JSON object's clean values by field name, or None when anything is refused."""
-    values = _row_if_valid(record, _spec(fields))
+    values = _row_if_valid(record, _field_specs(fields))
     return None if values is None else dict(zip([f.name for f in fields], values, strict=True))
 
 
@@ -205,7 +205,7 @@ def batch_if_valid(items: list[Any], fields: tuple[Field, ...]) -> dict[str, np.
     calls (itemgetter, zip, set, NumPy), many times faster than a loop."""
     if len(items) > SMALL_BATCH:
         return _columns_if_valid(items, fields)
-    spec = _spec(fields)
+    spec = _field_specs(fields)
     rows = []
     for item in items:
         values = _row_if_valid(item, spec)
@@ -229,7 +229,7 @@ def _columns_if_valid(items: list[Any], fields: tuple[Field, ...]) -> dict[str, 
         return None
     columns: list[tuple] = [tuple(rows)] if len(names) == 1 else list(zip(*rows, strict=True))
     cols: dict[str, np.ndarray] = {}
-    for (name, kind, vocab, low, high), col in zip(_spec(fields), columns, strict=False):
+    for (name, kind, vocab, low, high), col in zip(_field_specs(fields), columns, strict=False):
         if kind == _CATEGORY:
             arr = _category_column_if_valid(col, vocab)
         else:
@@ -268,7 +268,7 @@ def _number_column_if_valid(col: tuple, kind: int, low: float, high: float) -> n
     return arr.astype(np.int64) if kind == _INT else arr
 
 
-def lawyer_ids_if_valid(items: list[dict[str, Any]]) -> list[Any] | None:
+def lawyer_list_if_valid(items: list[dict[str, Any]]) -> list[Any] | None:
     """The ``lawyer_id`` of each object (already known to be objects) when all are good, checked
     as a batch in C-level calls; else None."""
     try:

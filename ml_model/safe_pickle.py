@@ -14,6 +14,7 @@ subclass of joblib's unpickler reads them as they are.
 from __future__ import annotations
 
 import io
+import pickle
 from typing import Any
 
 from joblib.numpy_pickle import NumpyUnpickler
@@ -41,11 +42,25 @@ class UnsafePickle(ValueError):
 
 
 class _AllowListUnpickler(NumpyUnpickler):
-    """joblib's unpickler, resolving only allow-listed globals."""
+    """joblib's unpickler, resolving only allow-listed globals, and never setting state on a class
+    (BUILD on a global would change an allow-listed class for the whole process)."""
+
+    dispatch = NumpyUnpickler.dispatch.copy()
 
     def __init__(self, where: str, fh: io.BytesIO) -> None:
-        super().__init__(where, fh, ensure_native_byte_order="auto")
+        # True is what joblib.load's "auto" means without memory mapping.
+        super().__init__(where, fh, ensure_native_byte_order=True)
         self.where = where
+
+    def load_build(self) -> None:
+        target = self.stack[-2] if len(self.stack) > 1 else None
+        if isinstance(target, type):
+            raise UnsafePickle(
+                f"{self.where}: refused to load: it sets attributes on the class {target.__name__}"
+            )
+        NumpyUnpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in ALLOWED_GLOBALS:
@@ -56,15 +71,19 @@ class _AllowListUnpickler(NumpyUnpickler):
         return super().find_class(module, name)
 
 
-def load_pickle(blob: bytes, where: str) -> Any:
-    """Unpickle a joblib file's bytes (uncompressed, as train_model.py writes them) safely.
+def load_pickle(blob: bytes, where: str, expected: type) -> Any:
+    """Unpickle a joblib file's bytes (uncompressed, as train_model.py writes them) safely, and
+    refuse anything but an instance of ``expected``.
 
     ``where`` names the file in errors. Raises UnsafePickle for a refused global, ValueError for
-    a file that is not a pickle joblib wrote.
+    a file that is not a pickle joblib wrote or holds another kind of object.
     """
     try:
-        return _AllowListUnpickler(where, io.BytesIO(blob)).load()
+        obj = _AllowListUnpickler(where, io.BytesIO(blob)).load()
     except UnsafePickle:
         raise
     except Exception as exc:  # truncated, compressed or not a pickle: a clear refusal, not a traceback
         raise ValueError(f"{where}: not a readable joblib pickle ({type(exc).__name__}: {exc})") from exc
+    if type(obj) is not expected:
+        raise ValueError(f"{where}: holds a {type(obj).__name__}, not a {expected.__name__}")
+    return obj

@@ -18,8 +18,8 @@ import orjson
 from ml_model.match_service import MatchService, Scored
 from ml_model.request_validation import (
     batch_if_valid,
-    lawyer_batch_problems,
-    lawyer_ids_if_valid,
+    lawyer_list_if_valid,
+    lawyer_list_problems,
     record_if_valid,
     record_problems,
     validate_batch,
@@ -91,7 +91,7 @@ def predict_payload(service: MatchService, body: Any) -> Payload:
     return payload, scored
 
 
-def rank_problems(body: Any) -> Iterator[Problem]:
+def rank_body_problems(body: Any) -> Iterator[Problem]:
     """Every problem of a /rank body: its shape, the case, then each lawyer (id and fields)."""
     if not isinstance(body, dict):
         yield Problem("body", None, None, "request body must be a JSON object")
@@ -101,10 +101,10 @@ def rank_problems(body: Any) -> Iterator[Problem]:
         yield list_problem
     yield from record_problems(body.get("case"), CASE_FIELDS, "case")
     if list_problem is None:
-        yield from lawyer_batch_problems(body["lawyers"], RANK_LAWYER_FIELDS, "lawyers")
+        yield from lawyer_list_problems(body["lawyers"], RANK_LAWYER_FIELDS, "lawyers")
 
 
-def rank_columns_if_valid(body: Any) -> tuple[dict[str, np.ndarray], list[Any]] | None:
+def rank_body_if_valid(body: Any) -> tuple[dict[str, np.ndarray], list[Any]] | None:
     """The columns (the case beside every lawyer) and the lawyer ids of a valid /rank body, else
     None; BadInput (413) when the lawyers are too many."""
     if not isinstance(body, dict) or _list_problem(body, "lawyers") is not None:
@@ -114,7 +114,7 @@ def rank_columns_if_valid(body: Any) -> tuple[dict[str, np.ndarray], list[Any]] 
         return None
     lawyers = body["lawyers"]
     cols = batch_if_valid(lawyers, RANK_LAWYER_FIELDS)
-    ids = None if cols is None else lawyer_ids_if_valid(lawyers)
+    ids = None if cols is None else lawyer_list_if_valid(lawyers)
     if ids is None:
         return None
     n = len(lawyers)
@@ -127,10 +127,10 @@ def rank_columns_if_valid(body: Any) -> tuple[dict[str, np.ndarray], list[Any]] 
 
 def rank_payload(service: MatchService, body: Any) -> Payload:
     """/rank: one case against many lawyers, best match first (the backend's one call per client
-    request). Anything wrong anywhere in the body is reported at once (``rank_problems``)."""
-    valid = rank_columns_if_valid(body)
+    request). Anything wrong anywhere in the body is reported at once (``rank_body_problems``)."""
+    valid = rank_body_if_valid(body)
     if valid is None:
-        raise InvalidRecord.from_problems(rank_problems(body))
+        raise InvalidRecord.from_problems(rank_body_problems(body))
     cols, ids = valid
     scored = service.score(cols, len(ids), ids, CASE_NAMES, "lawyers")
     probs = scored.probs

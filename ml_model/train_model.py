@@ -114,7 +114,7 @@ def split(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, 
 
 
 def import_keras():
-    """TensorFlow costs 5-7 s and 660 MB to import: only training pays for it."""
+    """TensorFlow is slow and large to import (BENCHMARKS.md): only training pays for it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no NodeDef "E0000" lines that read like failures
     # TensorFlow 2.21 prints its oneDNN notice through absl before any log level applies; without
     # oneDNN's reordered float sums it stays silent (and training took the same time here).

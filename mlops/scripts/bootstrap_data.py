@@ -23,8 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     try:
         ensure_dataset()
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        log.error("%s", exc)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        log.error("%s", exc)  # ValueError: a bad setting in params.yaml, named by Params.load
+        return 1
+    except KeyError as exc:
+        log.error("Setting %s is missing from mlops/params.yaml.", exc)
         return 1
     return 0
 

@@ -3,8 +3,9 @@
 Checks production, candidates, archives, debris and the MLflow registry
 (``mlops/sidecar/consistency.py`` says what consistent means). Exit 0 when consistent, 1 with one
 line per finding, 2 when MLflow is unreachable, 3 when a retrain or promotion holds its lock;
-``--fix`` first applies the same repairs the retrain and promote commands apply at their start
-(taking both their locks).
+``--fix`` first applies the repairs the retrain and promote commands apply at their start (taking
+both their locks), then moves ``champion`` back to the version production serves and removes an
+alias that names a version that does not exist; it never promotes.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from filelock import Timeout
-
 from ml_model.common import exit_script, setup_logging
 from mlops.mlflow_setup import TrackingUnavailable
 from mlops.scripts.utils import BAD_INPUT, BUSY
 from mlops.sidecar.consistency import check
+from mlops.sidecar.locks import Busy
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and check; exit 0 consistent, 1 findings, 2 tracking unreachable, 3 busy."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--fix", action="store_true", help="first repair what the retrain and promote scripts repair"
+        "--fix",
+        action="store_true",
+        help="first repair what retrain and promote repair, and move champion back to production",
     )
     args = parser.parse_args(argv)
     setup_logging()
     try:
         found = check(args.fix)
-    except Timeout:
+    except Busy:
         log.error("A retrain or promotion is running (its lock is held); try again when it has finished.")
         return BUSY
     except TrackingUnavailable as exc:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from filelock import Timeout
-
 from ml_model.artifacts import verify_manifest
 from ml_model.common import exit_script, setup_logging
 from ml_model.paths import ML_MODEL_DIR
@@ -22,9 +20,9 @@ from mlops.mlflow_setup import TrackingUnavailable
 from mlops.paths import PROMOTE_LOCK
 from mlops.scripts.utils import BAD_INPUT, BUSY
 from mlops.sidecar.consistency import check
-from mlops.sidecar.locks import held
-from mlops.sidecar.promotion import PromotionError, SwapPlan, fetch_registered, promote, rollback
-from mlops.sidecar.registry import RegistryError, move_champion, repair_if_reachable
+from mlops.sidecar.locks import Busy
+from mlops.sidecar.promotion import PromotionError, Request, run
+from mlops.sidecar.registry import RegistryError, move_champion
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +53,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def swap(args: argparse.Namespace) -> SwapPlan:
-    """Under the promotion lock: repair what a crash left, then promote or roll back."""
-    with held(PROMOTE_LOCK):
-        if not args.dry_run:
-            repair_if_reachable()
-        if args.rollback:
-            return rollback(args.dry_run)
-        version = fetch_registered(args.from_registry) if args.from_registry else args.version
-        return promote(version, args.dry_run)
-
-
 def consistent() -> int:
     """doctor.py's findings, in this process: 0 when there are none, else 1 with one line each."""
     found = check()
@@ -79,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     setup_logging()
     try:
-        plan = swap(args)
-    except Timeout:
+        plan = run(Request(args.version, args.from_registry, args.rollback, args.dry_run))
+    except Busy:
         log.error(
             "Another promotion or rollback is running (lock %s); try again when it has finished.",
             PROMOTE_LOCK,

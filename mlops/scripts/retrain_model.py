@@ -12,13 +12,11 @@ import logging
 import signal
 import sys
 
-from filelock import Timeout
-
 from ml_model.common import exit_script, setup_logging
 from mlops.paths import RETRAIN_LOCK
 from mlops.scripts.utils import BUSY, add_dvc_outputs_flag, run_cli, script_parser
 from mlops.sidecar.candidates import remove_retrain_debris
-from mlops.sidecar.locks import held
+from mlops.sidecar.locks import Busy, held
 from mlops.sidecar.retrain import retrain
 
 log = logging.getLogger(__name__)
@@ -35,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         with held(RETRAIN_LOCK):
             remove_retrain_debris()  # leftovers of a killed retrain; we hold the lock
             return run_cli("retrain", retrain, args.data, args.params, args.dvc_outputs)[0]
-    except Timeout:
+    except Busy:
         log.error(
             "Another retrain is running (lock %s is held); refusing to start a second one.", RETRAIN_LOCK
         )

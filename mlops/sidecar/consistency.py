@@ -6,7 +6,9 @@ candidate folder verifies; every archive is of a committed swap; in MLflow, no r
 without a live process, no logged model is PENDING after its run ended, each alias
 (``challenger``, ``champion``) names an existing version from a finished run whose downloaded set
 verifies, and ``champion`` names the model production serves (its manifest's model version).
-``check(fix=True)`` first applies the same repairs the retrain and promotion apply at their start.
+``check(fix=True)`` first applies the repairs the retrain and promotion apply at their start, then
+realigns the registry with production (``realign_aliases``: it moves ``champion`` back, never
+promotes).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ml_model.artifacts import read_manifest
+from ml_model.artifacts import ManifestError, read_manifest
 from ml_model.paths import ML_MODEL_DIR
 from mlops.mlflow_setup import configure
 from mlops.paths import (
@@ -85,8 +88,17 @@ def alias_versions(client: Any) -> dict[str, str]:
         return {}
 
 
-def _downloaded_finding(mv: Any, alias: str) -> tuple[str | None, str | None]:
-    """Why the version's downloaded set is not servable, and the model version its manifest names."""
+@dataclass(frozen=True)
+class AliasFinding:
+    """An alias that names a version it should not; ``kind`` says which repair fits."""
+
+    alias: str
+    kind: str  # "missing", "unfinished", "unverified" or "not_production"
+    message: str
+
+
+def _downloaded(mv: Any) -> tuple[str | None, str | None]:
+    """Why the version's downloaded set is not servable (None when it is), and its model version."""
     from mlflow.artifacts import download_artifacts
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,29 +106,46 @@ def _downloaded_finding(mv: Any, alias: str) -> tuple[str | None, str | None]:
         folder = Path(tmp) / "artifacts"
         missing = [n for n in SET_FILES if not (folder / n).is_file()]
         why = f"it lacks {missing}" if missing else why_not_servable(folder, probe=True)
-        named = None if missing else read_manifest(folder).get("model_version")
-    if why:
-        return f"alias {alias!r} names version {mv.version}, which does not verify: {why}", named
-    return None, named
+        named = None if why else read_manifest(folder).get("model_version")
+    return why, named
 
 
-def _alias_finding(client: Any, alias: str, version: str) -> str | None:
+def serving_version() -> str | None:
+    """The model version production's manifest names (None when it cannot be read: reported apart)."""
+    try:
+        return read_manifest(ML_MODEL_DIR).get("model_version")
+    except ManifestError:
+        return None
+
+
+def alias_finding(client: Any, alias: str, version: str, serving: str | None) -> AliasFinding | None:
     """Why ``alias`` names a version it should not: missing, run unfinished, set not verifying, or
     (``champion``) a model other than the one production serves."""
     from mlflow.exceptions import MlflowException
 
+    def found(kind: str, message: str) -> AliasFinding:
+        return AliasFinding(alias, kind, f"alias {alias!r} names version {version}, {message}")
+
     try:
         mv = client.get_model_version(REGISTERED_MODEL, version)
     except MlflowException:
-        return f"alias {alias!r} names version {version}, which does not exist"
+        return found("missing", "which does not exist")
     status = client.get_run(mv.run_id).info.status if mv.run_id else "unknown"
     if status != "FINISHED":
-        return f"alias {alias!r} names version {mv.version}, whose run is {status}"
-    why, named = _downloaded_finding(mv, alias)
-    serving = read_manifest(ML_MODEL_DIR).get("model_version")
-    if why is None and alias == "champion" and named != serving:
-        return f"alias 'champion' names version {mv.version} (model {named}), but production serves {serving}"
-    return why
+        return found("unfinished", f"whose run is {status}")
+    why, named = _downloaded(mv)
+    if why:
+        return found("unverified", f"which does not verify: {why}")
+    if alias == "champion" and serving is not None and named != serving:
+        return found("not_production", f"model {named}, but production serves {serving}")
+    return None
+
+
+def alias_findings(client: Any) -> list[AliasFinding]:
+    """Every alias of ours that names a version it should not."""
+    serving, aliases = serving_version(), alias_versions(client)
+    found = (alias_finding(client, a, aliases[a], serving) for a in ALIASES if a in aliases)
+    return [f for f in found if f is not None]
 
 
 def registry_findings(mlflow: Any) -> list[str]:
@@ -131,25 +160,21 @@ def registry_findings(mlflow: Any) -> list[str]:
         if not (pid.isdigit() and process_alive(int(pid))):
             out.append(f"run {run.info.run_name} is RUNNING but its process is gone")
     out += [f"logged model {m.model_id} is PENDING" for m in pending_logged_models(client, exp.experiment_id)]
-    aliases = alias_versions(client)
-    return out + [
-        f for alias in ALIASES if alias in aliases and (f := _alias_finding(client, alias, aliases[alias]))
-    ]
+    return out + [f.message for f in alias_findings(client)]
 
 
 def realign_aliases(mlflow: Any) -> list[str]:
-    """``--fix`` for the registry: an alias on a missing version is removed, and ``champion`` is moved
-    back to the version production serves (never the other way: the doctor does not promote)."""
+    """``--fix`` for the registry: an alias on a missing version is removed, and ``champion`` on a
+    model production does not serve is moved back to production's version (never the other way:
+    the doctor does not promote)."""
     client = mlflow.tracking.MlflowClient()
     done = []
-    for alias, version in alias_versions(client).items():
-        finding = _alias_finding(client, alias, version) if alias in ALIASES else None
-        if finding and finding.endswith("does not exist"):
-            client.delete_registered_model_alias(REGISTERED_MODEL, alias)
-            done.append(f"{finding}: alias removed")
-            finding = None
-        if finding and alias == "champion":
-            done.append(f"{finding}: {move_champion(read_manifest(ML_MODEL_DIR))}")
+    for finding in alias_findings(client):
+        if finding.kind == "missing":
+            client.delete_registered_model_alias(REGISTERED_MODEL, finding.alias)
+            done.append(f"{finding.message}: alias removed")
+        elif finding.kind == "not_production":
+            done.append(f"{finding.message}: {move_champion(read_manifest(ML_MODEL_DIR))}")
     for line in done:
         log.warning("Repaired: %s.", line)
     return done

@@ -33,7 +33,7 @@ from mlops.sidecar.equity import auc_plot, measure
 from mlops.sidecar.evaluation_report import plots, report_text
 from mlops.sidecar.ranking import headline, rank_models
 from mlops.sidecar.runs import close_orphaned_runs, mlflow_run
-from mlops.sidecar.scoring import load_production, score, split_rows
+from mlops.sidecar.scoring import load_production, metrics_text, score, split_rows
 from mlops.sidecar.timer import Timer
 
 log = logging.getLogger(__name__)
@@ -143,18 +143,18 @@ def log_evaluation(result: EvaluationResult, y: np.ndarray, prob: np.ndarray) ->
 
 
 def _log_summary(result: EvaluationResult) -> None:
-    def said(metrics: dict[str, float]) -> str:
-        return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-
     log.info(
-        "Production %s on %d held-out rows: %s.", result.model_version, result.test_rows, said(result.metrics)
+        "Production %s on %d held-out rows: %s.",
+        result.model_version,
+        result.test_rows,
+        metrics_text(result.metrics),
     )
     rank = result.ranking
     log.info(
         "Ranking of %d simulated cases took %.1f s: %s.",
         rank["config"]["cases"],
         rank["seconds"],
-        said(headline(rank)),
+        metrics_text(headline(rank)),
     )
 
 

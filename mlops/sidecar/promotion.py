@@ -8,7 +8,8 @@ promotion archived. A dry run verifies and says what would happen, and changes n
 
 ``fetch_registered`` first downloads a registered version's set from MLflow (file store or
 tracking server) into ``mlops/models/<model_version>/`` (staged, verified, then renamed), so a
-clone that never trained can promote what CI found.
+clone that never trained can promote what CI found; ``dry_run_registered`` verifies one in a
+private temp folder and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from ml_model.artifacts import ManifestError, load_model, verify_manifest, verif
 from ml_model.common import atomic_write_json
 from ml_model.paths import MANIFEST_FILE, ML_MODEL_DIR
 from mlops.mlflow_setup import configure
-from mlops.paths import ARCHIVE_DIR, MODELS_DIR, REGISTERED_MODEL, SET_FILES, STAGING_DIR
-from mlops.sidecar.registry import registered_version
+from mlops.paths import ARCHIVE_DIR, MODELS_DIR, PROMOTE_LOCK, REGISTERED_MODEL, SET_FILES, STAGING_DIR
+from mlops.sidecar.locks import held
+from mlops.sidecar.registry import registered_version, registry_record, repair_if_reachable
 from mlops.sidecar.swap import (
     ROLLED_FORWARD_ROLLBACK,
     archive_current,
@@ -103,18 +105,18 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
         raise PromotionError(
             f"no candidate {source}; candidates are the v<timestamp> folders in {MODELS_DIR}"
         )
+    return _promote_from(source, version, dry_run, prod_dir)
+
+
+def _promote_from(source: Path, version: str, dry_run: bool, prod_dir: Path) -> SwapPlan:
+    """The swap of a verified set in ``source`` (a candidate folder, or a dry run's download)."""
     plan = plan_swap(source, prod_dir)
     if verify_manifest(source)["artifacts"] == verify_manifest(prod_dir)["artifacts"]:
         log.info("Candidate %s is already in production; nothing to swap.", version)  # e.g. after a crash
         return plan
     _check_loads(source, version)
     if dry_run:
-        log.info(
-            "Dry run: would archive production %s and promote %s from %s.",
-            plan.outgoing,
-            plan.incoming,
-            source,
-        )
+        log.info("Dry run: would archive production %s and promote %s.", plan.outgoing, plan.incoming)
         return plan
     note = {"replaced_by": plan.incoming, "version": plan.outgoing}
     archived = archive_current("before_promotion", note, prod_dir)
@@ -122,6 +124,20 @@ def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) 
     swap_in(source, prod_dir, archive=archived)
     log.info("Production is now %s (was %s).", plan.incoming, plan.outgoing)
     return replace(plan, archive=str(archived))
+
+
+def dry_run_registered(ref: str, prod_dir: Path = ML_MODEL_DIR) -> SwapPlan:
+    """Verify registered version ``ref`` as a promotion would, in a private temp folder that is
+    removed afterwards: a dry run leaves nothing in mlops/models/ or anywhere else."""
+    _recover_unless_dry(prod_dir, dry_run=True)
+    mv = registered_version(configure().tracking.MlflowClient(), ref)
+    tmp = Path(tempfile.mkdtemp(prefix="legalaid-dry-run."))  # mode 0700, outside the repository
+    try:
+        staged = _download_set(mv, tmp)
+        _registered_target(staged, mv)
+        return _promote_from(staged, f"registered version {mv.version} ({ref})", True, prod_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def rollback(dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> SwapPlan:
@@ -162,40 +178,61 @@ def _download_set(mv: Any, tmp: Path) -> Path:
         manifest = verify_manifest(staged)
     except ManifestError as exc:
         raise PromotionError(f"registered version {mv.version} does not verify: {exc}") from exc
-    manifest["mlflow"] = {
-        "run_id": mv.run_id,
-        "model_uri": mv.source,
-        "registered_model": REGISTERED_MODEL,
-        "registered_version": str(mv.version),
-    }
+    manifest["mlflow"] = registry_record(mv.run_id, mv.source, mv.version)
     atomic_write_json(staged / MANIFEST_FILE, manifest)
     return staged
 
 
-def fetch_registered(ref: str) -> str:
-    """Download registered version ``ref`` (an alias or a number) into mlops/models/; returns its name.
+def _registered_target(staged: Path, mv: Any) -> Path:
+    """The candidate folder a downloaded set goes to; one already there must hold the same bytes."""
+    manifest = verify_manifest(staged)
+    final = candidate_dir(str(manifest.get("model_version")))
+    if final.exists() and verify_manifest(final)["artifacts"] != manifest["artifacts"]:
+        raise PromotionError(f"{final} exists and holds other artifacts than registered version {mv.version}")
+    return final
 
-    A folder of that name already there must hold the same bytes.
-    """
+
+@dataclass(frozen=True)
+class Request:
+    """What a person asked for: a candidate, a registered version, or a rollback; and whether dry."""
+
+    version: str | None = None
+    from_registry: str | None = None
+    rollback: bool = False
+    dry_run: bool = False
+
+
+def run(request: Request) -> SwapPlan:
+    """Under the promotion lock: repair what a crash left (unless dry), then promote or roll back."""
+    with held(PROMOTE_LOCK):
+        if not request.dry_run:
+            repair_if_reachable()
+        if request.rollback:
+            return rollback(request.dry_run)
+        if request.from_registry and request.dry_run:
+            return dry_run_registered(request.from_registry)
+        version = fetch_registered(request.from_registry) if request.from_registry else request.version
+        if version is None:
+            raise PromotionError("nothing to promote: name a candidate, a registered version or --rollback")
+        return promote(version, request.dry_run)
+
+
+def fetch_registered(ref: str) -> str:
+    """Download registered version ``ref`` (an alias or a number) into mlops/models/; returns its name."""
     mv = registered_version(configure().tracking.MlflowClient(), ref)
     STAGING_DIR.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="registry.", dir=STAGING_DIR))
     try:
         staged = _download_set(mv, tmp)
-        manifest = verify_manifest(staged)
-        final = candidate_dir(str(manifest.get("model_version")))
-        if not final.exists():
-            MODELS_DIR.mkdir(parents=True, exist_ok=True)
-            staged.rename(final)
-            log.info("Downloaded registered version %s (%s) to %s.", mv.version, ref, final)
-        elif verify_manifest(final)["artifacts"] != manifest["artifacts"]:
-            raise PromotionError(
-                f"{final} exists and holds other artifacts than registered version {mv.version}"
-            )
-        else:
+        final = _registered_target(staged, mv)
+        if final.exists():
             log.info(
                 "Registered version %s is candidate %s, already in %s.", mv.version, final.name, MODELS_DIR
             )
+        else:
+            MODELS_DIR.mkdir(parents=True, exist_ok=True)
+            staged.rename(final)
+            log.info("Downloaded registered version %s (%s) to %s.", mv.version, ref, final)
         return final.name
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -13,13 +13,12 @@ import logging
 from typing import Any
 
 import pandas as pd
-from filelock import Timeout
 
 from ml_model.artifacts import LoadedModel, read_manifest
 from ml_model.paths import ML_MODEL_DIR
 from mlops.mlflow_setup import TrackingUnavailable, configure
 from mlops.paths import ALIASES, EXPERIMENT_NAME, PROMOTE_LOCK, REGISTERED_MODEL
-from mlops.sidecar.locks import held
+from mlops.sidecar.locks import Busy, held
 from mlops.sidecar.runs import close_orphaned_runs, mlflow_run
 from mlops.sidecar.servable import log_servable
 
@@ -28,6 +27,17 @@ log = logging.getLogger(__name__)
 
 class RegistryError(RuntimeError):
     """The registry has no such version, or it is not a servable set; nothing was changed."""
+
+
+def registry_record(run_id: str | None, model_uri: str, version: Any) -> dict[str, Any]:
+    """Where a set came from in the registry, as its manifest's ``mlflow`` entry records it (what
+    ``move_champion`` reads to point ``champion`` at exactly this version)."""
+    return {
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "registered_model": REGISTERED_MODEL,
+        "registered_version": str(version),
+    }
 
 
 def pending_logged_models(client: Any, experiment_id: str) -> list[Any]:
@@ -172,7 +182,7 @@ def ensure_champion(mlflow: Any, production: LoadedModel, rows: pd.DataFrame) ->
                 )
                 return
             register_production(mlflow, production, rows)
-    except Timeout:
+    except Busy:
         log.warning(
             "A promotion is running: registering production as champion is left for the next retrain."
         )

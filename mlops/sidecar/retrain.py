@@ -39,7 +39,7 @@ from mlops.sidecar.registry import ensure_champion, repair_registry
 from mlops.sidecar.retrain_record import CandidateScores, Inputs, RetrainRecord
 from mlops.sidecar.retrain_tracking import log_run, save_candidate
 from mlops.sidecar.runs import mlflow_run
-from mlops.sidecar.scoring import load_production, metrics_of, roc_points, score, split_rows
+from mlops.sidecar.scoring import load_production, metrics_of, metrics_text, roc_points, score, split_rows
 from mlops.sidecar.timer import Timer
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,8 @@ def load_inputs(data: Path, params_file: Path) -> Inputs:
 
 
 def _log_scores(inputs: Inputs, scores: CandidateScores) -> None:
-    def said(metrics: dict[str, float]) -> str:
-        return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-
-    log.info("Candidate: %s.", said(scores.candidate))
-    log.info("Production %s: %s.", inputs.production.version, said(scores.production))
+    log.info("Candidate: %s.", metrics_text(scores.candidate))
+    log.info("Production %s: %s.", inputs.production.version, metrics_text(scores.production))
     log.info(
         "Gate: %s. %s.", "IMPROVED" if scores.decision.improved else "not improved", scores.decision.reason
     )
@@ -180,7 +177,7 @@ def retrain(
         record, scores = _train_and_record(mlflow, inputs, staging, ts, timer)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # the DVC output exists even when nothing was saved
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # where candidates go, even when nothing was saved
     atomic_write_json(LAST_RETRAIN, record.as_dict())  # the newest run's record (not DVC-tracked)
     if dvc_outputs:
         models = {"candidate": scores.model, "production": inputs.production}

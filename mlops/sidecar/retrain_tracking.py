@@ -21,6 +21,7 @@ from ml_model.paths import MANIFEST_FILE, REPO_ROOT
 from ml_model.schema import LABEL
 from mlops.paths import MODELS_DIR, REGISTERED_MODEL
 from mlops.sidecar.equity import auc_plot
+from mlops.sidecar.registry import registry_record
 from mlops.sidecar.retrain_record import CandidateScores, Inputs, RetrainRecord
 from mlops.sidecar.servable import log_servable
 
@@ -105,12 +106,7 @@ def save_candidate(mlflow: Any, record: RetrainRecord, logged: Any, staging: Pat
     mv = _register_challenger(mlflow, record, logged)
     record = replace(record, registered_version=str(mv.version))
     manifest = load_model(staging).manifest
-    manifest["mlflow"] = {
-        "run_id": record.run_id,
-        "model_uri": logged.model_uri,
-        "registered_model": REGISTERED_MODEL,
-        "registered_version": str(mv.version),
-    }
+    manifest["mlflow"] = registry_record(record.run_id, logged.model_uri, mv.version)
     atomic_write_json(staging / MANIFEST_FILE, manifest)
     atomic_write_json(staging / "metrics.json", record.as_dict())
     MODELS_DIR.mkdir(parents=True, exist_ok=True)

@@ -61,3 +61,8 @@ def roc_points(
         keep = np.unique(np.searchsorted(fpr, np.linspace(0, 1, points)).clip(0, len(fpr) - 1))
         out[name] = [{"fpr": round(float(fpr[i]), 5), "tpr": round(float(tpr[i]), 5)} for i in keep]
     return out
+
+
+def metrics_text(metrics: dict[str, float]) -> str:
+    """Metrics as the logs say them: ``roc_auc 0.8632, f1 0.7010``."""
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())

@@ -178,6 +178,7 @@ def test_zizmor_really_audits(tmp_path):
 def test_triggers_are_data_pushes_and_manual_dispatch(workflow):
     on = workflow["on"]
     assert on["push"]["paths"] == ["mlops/data/**"]
+    assert on["push"]["branches"] == ["main"]  # no other branch gets the secrets
     assert "workflow_dispatch" in on
 
 

@@ -24,7 +24,7 @@ from mlops.paths import EXPERIMENT_NAME, REGISTERED_MODEL
 from mlops.sidecar.simulator import simulate
 from tests.support.act import commit_new_data_version, fresh_clone, run_act
 from tests.support.procs import listening, sockets_of
-from tests.support.repo import Repo, candidates, make_repo
+from tests.support.repo import Repo, candidates, make_repo, weaken_production
 from tests.support.stack import (
     Stack,
     download_model,
@@ -34,7 +34,6 @@ from tests.support.stack import (
     point_dvc_at,
     sidecar_env,
     stack_pids,
-    weaken_production,
 )
 
 pytestmark = pytest.mark.slow

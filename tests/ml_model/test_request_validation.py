@@ -24,9 +24,9 @@ from ml_model.request_validation import (
     batch_if_valid,
     batch_problems,
     field_problem,
-    lawyer_batch_problems,
     lawyer_id_problem,
-    lawyer_ids_if_valid,
+    lawyer_list_if_valid,
+    lawyer_list_problems,
     record_if_valid,
     validate_batch,
     validate_record,
@@ -41,7 +41,7 @@ from ml_model.schema import (
     Field,
     InvalidRecord,
 )
-from ml_model.scoring_calls import CASE_NAMES, rank_columns_if_valid, rank_problems
+from ml_model.scoring_calls import CASE_NAMES, rank_body_if_valid, rank_body_problems
 from mlops.sidecar.simulator import simulate
 
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "legalaid-hypothesis"))
@@ -157,9 +157,9 @@ def lawyers(draw: st.DrawFn, size: int) -> list:
 def test_the_lawyer_checks_and_the_problem_lists_agree(items: list) -> None:
     """The fast checks (per object for a few, column-wise for many) refuse exactly what the slow
     path reports a problem for, so an answer is never a 200 with problems nor a 400 without."""
-    problems = list(lawyer_batch_problems(items, RANK_LAWYER, "lawyers"))
+    problems = list(lawyer_list_problems(items, RANK_LAWYER, "lawyers"))
     cols = batch_if_valid(items, RANK_LAWYER)
-    ids = lawyer_ids_if_valid(items) if cols is not None else None
+    ids = lawyer_list_if_valid(items) if cols is not None else None
     assert (ids is None) == bool(problems), problems[:3]
     for i, item in enumerate(items[:4]):
         assert (record_if_valid(item, RANK_LAWYER) is None) == any(
@@ -179,8 +179,8 @@ def test_the_lawyer_checks_and_the_problem_lists_agree(items: list) -> None:
 @given(id_=st.integers(-5, 2**64) | st.floats() | st.text(max_size=70) | st.none() | st.booleans())
 def test_one_lawyer_id_every_path_decides_alike(id_: Any) -> None:
     accepted = lawyer_id_problem(id_) is None
-    assert (lawyer_ids_if_valid([{"lawyer_id": id_}]) is not None) == accepted
-    assert (lawyer_ids_if_valid([{"lawyer_id": 1}, {"lawyer_id": id_}]) is not None) == accepted
+    assert (lawyer_list_if_valid([{"lawyer_id": id_}]) is not None) == accepted
+    assert (lawyer_list_if_valid([{"lawyer_id": 1}, {"lawyer_id": id_}]) is not None) == accepted
 
 
 @SETTINGS
@@ -197,8 +197,8 @@ def test_a_rank_body_is_accepted_exactly_when_it_has_no_problem(
         del body["case"]
     elif shape == "not an object":
         body = [body]
-    valid = rank_columns_if_valid(body)
-    problems = list(rank_problems(body))
+    valid = rank_body_if_valid(body)
+    problems = list(rank_body_problems(body))
     assert (valid is None) == bool(problems), problems[:3]
     if valid is not None:
         cols, ids = valid

@@ -13,6 +13,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ml_model.artifacts import ManifestError, load_model
 from ml_model.paths import ENCODER_FILE, MANIFEST_FILE, ML_MODEL_DIR, SCALER_FILE
@@ -50,10 +51,10 @@ def hostile_set(tmp_path: Path, blob: bytes) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("name", [ENCODER_FILE, SCALER_FILE])
-def test_the_real_preprocessors_load_as_joblib_loads_them(name: str) -> None:
+@pytest.mark.parametrize(("name", "kind"), [(ENCODER_FILE, OneHotEncoder), (SCALER_FILE, StandardScaler)])
+def test_the_real_preprocessors_load_as_joblib_loads_them(name: str, kind: type) -> None:
     blob = (ML_MODEL_DIR / name).read_bytes()
-    safe, plain = load_pickle(blob, name), joblib.load(io.BytesIO(blob))
+    safe, plain = load_pickle(blob, name, kind), joblib.load(io.BytesIO(blob))
     assert type(safe) is type(plain)
     assert safe.__dict__.keys() == plain.__dict__.keys()
     for key, value in plain.__dict__.items():
@@ -69,7 +70,7 @@ def test_the_real_preprocessors_load_as_joblib_loads_them(name: str) -> None:
 def test_a_hostile_pickle_is_refused_before_its_code_runs(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     with pytest.raises(UnsafePickle) as err:
-        load_pickle(pickle.dumps(Payload(marker)), "encoder.pkl")
+        load_pickle(pickle.dumps(Payload(marker)), "encoder.pkl", OneHotEncoder)
     assert "encoder.pkl" in str(err.value) and "posix.system" in str(err.value)
     assert not marker.exists()
 
@@ -90,11 +91,27 @@ def test_a_hostile_encoder_with_a_rewritten_manifest_is_refused_by_load_model(tm
 def test_any_global_outside_the_allow_list_is_refused(tmp_path: Path) -> None:
     """A builtin that merely exists is refused too: the list names what a fit needs, nothing more."""
     with pytest.raises(UnsafePickle, match=r"builtins\.getattr"):
-        load_pickle(pickle.dumps(PayloadThenEncoder(tmp_path / "x", None)), "scaler.pkl")
+        load_pickle(pickle.dumps(PayloadThenEncoder(tmp_path / "x", None)), "scaler.pkl", StandardScaler)
     assert ("builtins", "getattr") not in ALLOWED_GLOBALS
     assert not (tmp_path / "x").exists()
 
 
 def test_garbage_is_a_clear_error_not_a_traceback() -> None:
     with pytest.raises(ValueError, match=r"scaler\.pkl: not a readable joblib pickle"):
-        load_pickle(b"not a pickle at all", "scaler.pkl")
+        load_pickle(b"not a pickle at all", "scaler.pkl", StandardScaler)
+
+
+def test_state_set_on_an_allowed_class_is_refused() -> None:
+    """BUILD on a global would change the class for the whole process (every later load)."""
+    from joblib.numpy_pickle import NumpyArrayWrapper
+
+    blob = b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n(N}X\x04\x00\x00\x00pwndK\x01stb."
+    with pytest.raises(UnsafePickle, match="sets attributes on the class NumpyArrayWrapper"):
+        load_pickle(blob, "encoder.pkl", OneHotEncoder)
+    assert not hasattr(NumpyArrayWrapper, "pwnd")
+
+
+def test_a_scaler_where_the_encoder_belongs_is_refused() -> None:
+    blob = (ML_MODEL_DIR / SCALER_FILE).read_bytes()
+    with pytest.raises(ValueError, match=r"encoder\.pkl: holds a StandardScaler, not a OneHotEncoder"):
+        load_pickle(blob, "encoder.pkl", OneHotEncoder)

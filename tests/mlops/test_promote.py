@@ -14,27 +14,8 @@ import pytest
 from ml_model.artifacts import verify_manifest
 from mlops.paths import REGISTERED_MODEL
 from mlops.sidecar.simulator import simulate
-from tests.support.repo import Repo, make_repo
+from tests.support.repo import Repo, make_repo, weaken_production
 from tests.support.service import copy_artifacts
-
-
-def _weak_production(repo: Repo) -> None:
-    """Production trained on 300 rows for one epoch, so a real candidate beats it."""
-    data = repo.root / "weak.csv"
-    simulate(300, 77).to_csv(data, index=False)
-    r = repo.run(
-        sys.executable,
-        str(repo.root / "ml_model" / "train_model.py"),
-        "--data",
-        str(data),
-        "--out-dir",
-        str(repo.root / "ml_model"),
-        "--epochs",
-        "1",
-        "--hidden",
-        "4",
-    )
-    assert r.returncode == 0, r.stderr[-1500:]
 
 
 def _client(repo: Repo):
@@ -48,7 +29,7 @@ def _client(repo: Repo):
 @pytest.mark.slow
 def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", rows=4000, epochs=15)
-    _weak_production(repo)
+    weaken_production(repo)
     weak = verify_manifest(repo.root / "ml_model")["model_version"]
     r = repo.script("retrain_model.py")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -162,6 +143,16 @@ def test_a_clone_that_never_trained_promotes_from_a_shared_registry(tmp_path: Pa
     )
     assert r.returncode == 2 and "unreachable" in r.stderr, r.stderr[-1500:]
     assert b.tree_digest("ml_model") == before
+
+    # a dry run from the registry verifies in a private temp folder and leaves nothing behind
+    mlops_before = b.tree_digest("mlops")
+    r = b.script("promote_model.py", "--from-registry", "--dry-run")
+    assert r.returncode == 0 and "Dry run: would archive production" in r.stderr, r.stderr[-2000:]
+    assert b.tree_digest("ml_model") == before
+    assert {k: v for k, v in b.tree_digest("mlops").items() if not k.startswith("tracking/")} == {
+        k: v for k, v in mlops_before.items() if not k.startswith("tracking/")
+    }
+    assert not (b.root / "mlops" / "models").exists() or not list((b.root / "mlops" / "models").iterdir())
 
     r = b.script("promote_model.py", "--from-registry")
     assert r.returncode == 0, r.stderr[-2000:]

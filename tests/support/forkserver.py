@@ -67,6 +67,23 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
+def _run_script(script: str) -> int:
+    """The script as ``__main__``, ended as the interpreter ends a script: the exit code, a traceback
+    for an uncaught exception, then non-daemon threads joined and atexit handlers run."""
+    try:
+        runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    threading._shutdown()  # type: ignore[attr-defined]  # what Py_FinalizeEx does first
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    return code
+
+
 def _child(req: dict[str, Any], module_pipe: int) -> None:
     """In the forked child: become the command, run it, exit as it would. Never returns."""
     code = 1
@@ -77,23 +94,15 @@ def _child(req: dict[str, Any], module_pipe: int) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.chdir(req["cwd"])
-        os.environ.update(req.get("env", {}))
         script = req["argv"][0]
         sys.argv = list(req["argv"])
-        sys.path.insert(0, str(Path(script).parent))
+        sys.path[0] = str(Path(script).parent)  # as ``python SCRIPT`` sets it
         install_rename_hook(int(req.get("kill_at", 0)), req.get("count_file", ""))
-        try:
-            runpy.run_path(script, run_name="__main__")
-            code = 0
-        except SystemExit as exc:
-            code = _exit_code(exc)
+        code = _run_script(script)
         if module_pipe >= 0:
             os.write(module_pipe, "\n".join(sorted(sys.modules)).encode())
-        atexit._run_exitfuncs()
-        logging.shutdown()
     except BaseException:
         traceback.print_exc()
-        code = 1
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -162,7 +171,12 @@ class ForkServer:
             stdout=subprocess.PIPE,
             text=True,
         )
-        self._ask({"op": "preload", "modules": list(HEAVY)})
+        self._preload(list(HEAVY))
+
+    def _preload(self, modules: list[str]) -> None:
+        """Import in the server; forking is safe only while it has no thread but its main one."""
+        answer = self._ask({"op": "preload", "modules": modules})
+        assert answer["threads"] == 1, f"the fork server started {answer['threads'] - 1} thread(s)"
 
     def _ask(self, req: dict[str, Any]) -> dict[str, Any]:
         assert self.proc.stdin and self.proc.stdout
@@ -181,7 +195,7 @@ class ForkServer:
         req.update(kill_at=kill_at, count_file=str(count_file or ""), report_modules=self.runs == 1)
         answer = self._ask(req)
         if answer["modules"]:
-            self._ask({"op": "preload", "modules": answer["modules"]})
+            self._preload(answer["modules"])
         return Result(answer["returncode"], log.read_text(errors="replace"))
 
     def close(self) -> None:

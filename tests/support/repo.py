@@ -126,3 +126,22 @@ def candidates(repo: Repo) -> list[Path]:
     """The candidate model folders a retrain left in the copy (mlops/models/v*), oldest first."""
     models = repo.root / "mlops" / "models"
     return sorted(models.glob("v*")) if models.is_dir() else []
+
+
+def weaken_production(repo: Repo) -> None:
+    """Production trained on 300 rows for one epoch, so a real candidate beats it and is registered."""
+    data = repo.root / "weak.csv"
+    simulate(300, 77).to_csv(data, index=False)
+    r = repo.run(
+        sys.executable,
+        str(repo.root / "ml_model" / "train_model.py"),
+        "--data",
+        str(data),
+        "--out-dir",
+        str(repo.root / "ml_model"),
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+    )
+    assert r.returncode == 0, r.stderr[-1500:]

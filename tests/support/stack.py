@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from ml_model.common import file_digest
 from ml_model.paths import REPO_ROOT
-from mlops.sidecar.simulator import simulate
 from tests.support.ports import free_ports
 from tests.support.procs import all_pids, pgrp, ppid
 from tests.support.repo import Repo
@@ -159,25 +158,6 @@ def point_dvc_at(repo: Repo, stack: Stack) -> None:
         "remote", "modify", "--local", "s3remote", "endpointurl", stack.env["MLFLOW_S3_ENDPOINT_URL"]
     )
     assert r.returncode == 0, r.stderr
-
-
-def weaken_production(repo: Repo) -> None:
-    """Production trained on 300 rows for one epoch, so a real candidate beats it and is registered."""
-    data = repo.root / "weak.csv"
-    simulate(300, 77).to_csv(data, index=False)
-    r = repo.run(
-        sys.executable,
-        str(repo.root / "ml_model" / "train_model.py"),
-        "--data",
-        str(data),
-        "--out-dir",
-        str(repo.root / "ml_model"),
-        "--epochs",
-        "1",
-        "--hidden",
-        "4",
-    )
-    assert r.returncode == 0, r.stderr[-1500:]
 
 
 def download_model(stack: Stack, name: str, alias: str, dest: Path) -> Path:
