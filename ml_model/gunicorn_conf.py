@@ -95,8 +95,10 @@ def post_worker_init(worker: Any) -> None:
     """Once the worker has loaded the app, move everything it allocated so far (NumPy, pandas,
     scikit-learn, Flask, the model: some 140,000 objects) out of the garbage collector's sight
     (``gc.freeze``). A full collection then walks only what requests allocate: without it, every
-    so many requests one of them stalled while a full collection walked them all (BENCHMARKS.md)."""
+    so many requests one of them stalled while a full collection walked them all (BENCHMARKS.md).
+    Then it says it is ready: one line per worker that has loaded the model and will answer."""
     gc.freeze()
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -14,12 +14,13 @@ a file store; to leave it, migrate once with
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse, urlunparse
 
 from mlops.paths import EXPERIMENT_NAME, TRACKING_DIR
 
@@ -38,6 +39,36 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def redact(uri: str) -> str:
+    """``uri`` as logs, errors and summaries may show it: no user name or password, no query
+    values (a token in ``?token=...``). Everything we print about a store goes through this."""
+    parts = urlparse(uri)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(f"{kv.partition('=')[0]}=***" for kv in parts.query.split("&")) if parts.query else ""
+    return urlunparse(parts._replace(netloc=netloc, query=query))
+
+
+def auth_headers(uri: str) -> dict[str, str]:
+    """MLflow's own credential settings, in its order: a token, a user name and password, or the
+    user information in the URI (``http://user:pw@host``)."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    parts = urlparse(uri)
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or unquote(parts.username or "")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or unquote(parts.password or "")
+    if not user:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def get(uri: str, path: str, timeout: float = SERVER_CHECK_TIMEOUT_S) -> Any:
+    """GET ``path`` on the server ``uri`` names, with MLflow's credentials and without printing
+    them (the caller closes the answer)."""
+    url = redact(uri).split("?")[0].rstrip("/") + path
+    return urllib.request.urlopen(urllib.request.Request(url, headers=auth_headers(uri)), timeout=timeout)
+
+
 def _refusal(uri: str, exc: urllib.error.HTTPError) -> str:
     """What the server said when it refused, and for a host-check refusal the setting that fixes it."""
     try:
@@ -47,7 +78,7 @@ def _refusal(uri: str, exc: urllib.error.HTTPError) -> str:
     if exc.code == 403 and "host" in body.lower():
         return (
             f" ({body}): the server's --allowed-hosts does not include the host name "
-            f"{urlparse(uri).netloc!r}; start it with --allowed-hosts listing that name "
+            f"{urlparse(redact(uri)).netloc!r}; start it with --allowed-hosts listing that name "
             "(the list REPLACES the defaults: keep localhost,127.0.0.1 in it)"
         )
     return f" ({body})" if body else ""
@@ -60,27 +91,29 @@ def check_server(uri: str) -> None:
     is exempt from the server's host check). Raises ``TrackingUnavailable`` with one sentence that
     names the cause, and for a host-check refusal the ``--allowed-hosts`` setting that fixes it.
     """
-    base = uri.rstrip("/")
+    shown = redact(uri)
     try:
-        with urllib.request.urlopen(base + "/health", timeout=SERVER_CHECK_TIMEOUT_S) as resp:
+        with get(uri, "/health") as resp:
             if resp.status != 200:
-                raise TrackingUnavailable(f"MLflow tracking server {uri} answered {resp.status} on /health")
+                raise TrackingUnavailable(f"MLflow tracking server {shown} answered {resp.status} on /health")
     except urllib.error.HTTPError as exc:
         raise TrackingUnavailable(
-            f"MLflow tracking server {uri} answered {exc.code} on /health{_refusal(uri, exc)}"
+            f"MLflow tracking server {shown} answered {exc.code} on /health{_refusal(uri, exc)}"
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {exc}") from exc
-    api = base + "/api/2.0/mlflow/experiments/search?max_results=1"
+        raise TrackingUnavailable(f"MLflow tracking server {shown} is unreachable: {exc}") from exc
     try:
-        with urllib.request.urlopen(api, timeout=SERVER_CHECK_TIMEOUT_S):
+        with get(uri, "/api/2.0/mlflow/experiments/search?max_results=1"):
             pass
     except urllib.error.HTTPError as exc:
+        hint = " (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)" if exc.code == 401 else ""
         raise TrackingUnavailable(
-            f"MLflow tracking server {uri} refused an API call with {exc.code}{_refusal(uri, exc)}"
+            f"MLflow tracking server {shown} refused an API call with {exc.code}{_refusal(uri, exc)}{hint}"
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise TrackingUnavailable(f"MLflow tracking server {uri} did not answer an API call: {exc}") from exc
+        raise TrackingUnavailable(
+            f"MLflow tracking server {shown} did not answer an API call: {exc}"
+        ) from exc
 
 
 def configure() -> Any:
@@ -111,5 +144,5 @@ def configure() -> Any:
     # so a check (doctor.py) or a dry run writes nothing to the store.
     if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
         mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
-    log.info("MLflow tracking at %s, experiment %s.", uri, EXPERIMENT_NAME)
+    log.info("MLflow tracking at %s, experiment %s.", redact(uri), EXPERIMENT_NAME)
     return mlflow

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 from ml_model.paths import REPO_ROOT
 from mlops.infra.stack_helpers import s3_client
-from mlops.mlflow_setup import TrackingUnavailable, check_server
+from mlops.mlflow_setup import TrackingUnavailable, check_server, get, redact
 
 TIMEOUT_S = 5.0
 
@@ -52,20 +52,19 @@ def check_mlflow(uri: str | None) -> list[Check]:
     if not uri:
         return [Check(True, "MLFLOW_TRACKING_URI is not set: the sidecar uses the embedded file store")]
     if urlparse(uri).scheme not in ("http", "https"):
-        return [Check(True, f"MLFLOW_TRACKING_URI={uri} is not a server; nothing to reach")]
+        return [Check(True, f"MLFLOW_TRACKING_URI={redact(uri)} is not a server; nothing to reach")]
     # The sidecar's own start-up check (/health, then one API call, which the host check sees).
     try:
         check_server(uri)
     except TrackingUnavailable as exc:
-        return [Check(False, f"MLFLOW_TRACKING_URI={uri}: {exc}")]
+        return [Check(False, f"MLFLOW_TRACKING_URI={redact(uri)}: {exc}")]
     checks = [
-        Check(True, f"MLFLOW_TRACKING_URI={uri} answers /health"),
+        Check(True, f"MLFLOW_TRACKING_URI={redact(uri)} answers /health"),
         Check(True, "the server accepts API calls for this host name"),
     ]
     # The server's own object-store keys: list the artifact root through its proxy.
-    url = uri.rstrip("/") + "/api/2.0/mlflow-artifacts/artifacts?path="
     try:
-        with urllib.request.urlopen(url, timeout=15) as resp:
+        with get(uri, "/api/2.0/mlflow-artifacts/artifacts?path=", timeout=15) as resp:
             json.loads(resp.read() or b"{}")
         checks.append(Check(True, "the server reaches its artifact store"))
     except urllib.error.HTTPError as exc:
@@ -75,10 +74,10 @@ def check_mlflow(uri: str | None) -> list[Check]:
         else:
             why = _s3_hint(body) or body[:300]
             checks.append(
-                Check(False, f"the server at {uri} cannot use its artifact store: {exc.code} {why}")
+                Check(False, f"the server at {redact(uri)} cannot use its artifact store: {exc.code} {why}")
             )
     except (urllib.error.URLError, OSError) as exc:
-        checks.append(Check(False, f"listing artifacts through {uri} failed: {exc}"))
+        checks.append(Check(False, f"listing artifacts through {redact(uri)} failed: {exc}"))
     return checks
 
 

@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ml_model import gunicorn_conf
 from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, REPO_ROOT
 from tests.support.ports import free_port, wait_http
 
@@ -42,6 +44,16 @@ class Service:
             cmd, env=env, stdout=self._stderr, stderr=subprocess.STDOUT, cwd=REPO_ROOT
         )
         wait_http(self.url + "/health", self.proc)
+        if gunicorn:  # every worker, not only the first to answer, has loaded the model
+            self._wait_for_workers(int(gunicorn_conf.workers))
+
+    def _wait_for_workers(self, n: int) -> None:
+        """Until ``n`` workers said they are ready (gunicorn_conf.post_worker_init); a master that
+        exits meanwhile fails the wait at once."""
+        while self.output().count("Worker ready") < n:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.output()[-2000:]}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Terminate the process (kill it if it lingers) and close its output file."""
