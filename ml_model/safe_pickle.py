@@ -17,7 +17,8 @@ import io
 import pickle
 from typing import Any
 
-from joblib.numpy_pickle import NumpyUnpickler
+import numpy as np
+from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
 
 # Every global a fitted OneHotEncoder or StandardScaler pickle asks for (recorded from real
 # loads, tests/ml_model/test_safe_pickle.py). Each is a class or an array constructor: calling
@@ -37,13 +38,23 @@ ALLOWED_GLOBALS = frozenset(
 )
 
 
+# Inside an object array's elements (joblib's nested stream, which borrows our find_class but not our
+# load_build) only NumPy's own C types: they rebuild the elements' arrays, and no BUILD can change
+# them (their attributes are read-only), unlike a Python class such as the scikit-learn ones.
+ARRAY_ELEMENT_GLOBALS = frozenset(
+    {("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype")}
+)
+
+
 class UnsafePickle(ValueError):
     """A pickle asked for a global outside the allow-list: refused before it could be called."""
 
 
 class _AllowListUnpickler(NumpyUnpickler):
-    """joblib's unpickler, resolving only allow-listed globals, and never setting state on a class
-    (BUILD on a global would change an allow-listed class for the whole process)."""
+    """joblib's unpickler, resolving only allow-listed globals, never setting state on a class
+    (BUILD on a global would change an allow-listed class for the whole process), and resolving no
+    Python class inside an array's elements: joblib reads an object array's elements with a nested
+    unpickler that borrows this ``find_class`` but not this ``load_build``."""
 
     dispatch = NumpyUnpickler.dispatch.copy()
 
@@ -51,6 +62,16 @@ class _AllowListUnpickler(NumpyUnpickler):
         # True is what joblib.load's "auto" means without memory mapping.
         super().__init__(where, fh, ensure_native_byte_order=True)
         self.where = where
+        self.reading_array = False
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = ARRAY_ELEMENT_GLOBALS if self.reading_array else ALLOWED_GLOBALS
+        if (module, name) not in allowed:
+            raise UnsafePickle(
+                f"{self.where}: refused to load: it asks for the global {module}.{name}, which is not "
+                "one a fitted encoder or scaler needs (loading it could run code)"
+            )
+        return super().find_class(module, name)
 
     def load_build(self) -> None:
         target = self.stack[-2] if len(self.stack) > 1 else None
@@ -58,17 +79,27 @@ class _AllowListUnpickler(NumpyUnpickler):
             raise UnsafePickle(
                 f"{self.where}: refused to load: it sets attributes on the class {target.__name__}"
             )
-        NumpyUnpickler.load_build(self)
+        if isinstance(target, NumpyArrayWrapper):
+            self._check_wrapper(self.stack[-1])
+        self.reading_array = True  # joblib reads the array's data inside this BUILD
+        try:
+            NumpyUnpickler.load_build(self)
+        finally:
+            self.reading_array = False
+
+    def _check_wrapper(self, state: Any) -> None:
+        """An array wrapper's state names a plain ndarray, a dtype and a shape of whole numbers."""
+        ok = (
+            isinstance(state, dict)
+            and state.get("subclass") is np.ndarray
+            and isinstance(state.get("dtype"), np.dtype)
+            and isinstance(state.get("shape"), tuple)
+            and all(isinstance(n, int) for n in state["shape"])
+        )
+        if not ok:
+            raise UnsafePickle(f"{self.where}: refused to load: an array is described by unexpected state")
 
     dispatch[pickle.BUILD[0]] = load_build
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in ALLOWED_GLOBALS:
-            raise UnsafePickle(
-                f"{self.where}: refused to load: it asks for the global {module}.{name}, which is not "
-                "one a fitted encoder or scaler needs (loading it could run code)"
-            )
-        return super().find_class(module, name)
 
 
 def load_pickle(blob: bytes, where: str, expected: type) -> Any:

@@ -49,24 +49,25 @@ def redact(uri: str) -> str:
 
 
 def auth_headers(uri: str) -> dict[str, str]:
-    """MLflow's own credential settings, in its order: a token, a user name and password, or the
-    user information in the URI (``http://user:pw@host``)."""
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token}"}
+    """MLflow's own credentials, in its own order: the URI's user information (``http://user:pw@host``)
+    over MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, Basic when both a user name and a
+    password are known, else MLFLOW_TRACKING_TOKEN as a Bearer token."""
     parts = urlparse(uri)
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or unquote(parts.username or "")
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or unquote(parts.password or "")
-    if not user:
-        return {}
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    user = unquote(parts.username or "") or os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+    password = unquote(parts.password or "") or os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
+    if user and password:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def get(uri: str, path: str, timeout: float = SERVER_CHECK_TIMEOUT_S) -> Any:
-    """GET ``path`` on the server ``uri`` names, with MLflow's credentials and without printing
-    them (the caller closes the answer)."""
-    url = redact(uri).split("?")[0].rstrip("/") + path
-    return urllib.request.urlopen(urllib.request.Request(url, headers=auth_headers(uri)), timeout=timeout)
+def get(uri: str, path: str, timeout: float = SERVER_CHECK_TIMEOUT_S, auth: bool = True) -> Any:
+    """GET ``path`` on the server ``uri`` names, with MLflow's credentials (``auth``) and without
+    printing them; a redirect does not carry them to another place (the caller closes the answer)."""
+    request = urllib.request.Request(redact(uri).split("?")[0].rstrip("/") + path)
+    for name, value in (auth_headers(uri) if auth else {}).items():
+        request.add_unredirected_header(name, value)
+    return urllib.request.urlopen(request, timeout=timeout)
 
 
 def _refusal(uri: str, exc: urllib.error.HTTPError) -> str:
@@ -93,7 +94,7 @@ def check_server(uri: str) -> None:
     """
     shown = redact(uri)
     try:
-        with get(uri, "/health") as resp:
+        with get(uri, "/health", auth=False) as resp:  # open on the server: no credentials sent
             if resp.status != 200:
                 raise TrackingUnavailable(f"MLflow tracking server {shown} answered {resp.status} on /health")
     except urllib.error.HTTPError as exc:
@@ -116,13 +117,24 @@ def check_server(uri: str) -> None:
         ) from exc
 
 
+def _credentials_to_environment(uri: str) -> str:
+    """A URI's user information moves into MLflow's own variables, and MLflow gets the URI without
+    it: MLflow prints its tracking URI in run links and error messages."""
+    parts = urlparse(uri)
+    if parts.username is None:
+        return uri
+    os.environ["MLFLOW_TRACKING_USERNAME"] = unquote(parts.username)
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password or "")
+    return urlunparse(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def configure() -> Any:
     """Point MLflow at our store and experiment; return the ``mlflow`` module, ready to log.
 
     MLflow is imported here, not at module import, because importing it is slow: a command that
     fails on its arguments, or never logs, does not pay for it.
     """
-    uri = tracking_uri()
+    uri = _credentials_to_environment(tracking_uri())
     scheme = urlparse(uri).scheme
     if scheme == "file":
         # MLflow 3.13+ refuses file stores without this; ours is one by the spec's design.

@@ -42,7 +42,7 @@ from mlops.infra.run_migration import (
     migrate_run,
     paged,
 )
-from mlops.mlflow_setup import TrackingUnavailable, check_server
+from mlops.mlflow_setup import TrackingUnavailable, check_server, redact
 from mlops.paths import TRACKING_DIR
 
 DEFAULT_SOURCE = TRACKING_DIR.as_uri()
@@ -129,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     what = (args.experiment, not args.no_artifacts, not args.no_registry, args.dry_run)
     rep = migrate(args.source, args.dest, *what)
     if args.dry_run:
-        log.info("Dry run: would copy %d run(s) from %s to %s.", rep.runs, args.source, args.dest)
+        log.info(
+            "Dry run: would copy %d run(s) from %s to %s.", rep.runs, redact(args.source), redact(args.dest)
+        )
         return 0
     for old, new in rep.versions.items():
         log.info("Registered version %s -> version %s.", old, new)
-    log.info("Migrated from %s to %s: %s.", args.source, args.dest, rep.summary())
+    log.info("Migrated from %s to %s: %s.", redact(args.source), redact(args.dest), rep.summary())
     return 0
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from mlflow.exceptions import MlflowException
+
 from ml_model.common import exit_script, setup_logging
 from mlops.mlflow_setup import TrackingUnavailable
 from mlops.scripts.utils import BAD_INPUT, BUSY
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         return BUSY
     except TrackingUnavailable as exc:
         log.error("Cannot check MLflow: %s", exc)
+        return BAD_INPUT
+    except MlflowException as exc:  # the server answered with an error: nothing was judged
+        log.error("Cannot check MLflow: it answered %s", exc.error_code)
         return BAD_INPUT
     for line in found:
         log.error("Inconsistent: %s", line)

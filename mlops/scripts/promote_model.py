@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from mlflow.exceptions import MlflowException
+
 from ml_model.artifacts import verify_manifest
 from ml_model.common import exit_script, setup_logging
 from ml_model.paths import ML_MODEL_DIR
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         return BUSY
     except (PromotionError, RegistryError, TrackingUnavailable, OSError) as exc:
         log.error("Not promoted: %s", exc)
+        return BAD_INPUT
+    except MlflowException as exc:  # the registry answered with an error; production unchanged
+        log.error("Not promoted: MLflow answered %s", exc.error_code)
         return BAD_INPUT
     if args.dry_run:
         return 0

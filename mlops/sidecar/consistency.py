@@ -84,7 +84,9 @@ def alias_versions(client: Any) -> dict[str, str]:
 
     try:
         return dict(client.get_registered_model(REGISTERED_MODEL).aliases)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise  # a server error is not "no aliases"
         return {}
 
 
@@ -128,7 +130,9 @@ def alias_finding(client: Any, alias: str, version: str, serving: str | None) ->
 
     try:
         mv = client.get_model_version(REGISTERED_MODEL, version)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise  # a server error is not a missing version: --fix must not remove the alias for it
         return found("missing", "which does not exist")
     status = client.get_run(mv.run_id).info.status if mv.run_id else "unknown"
     if status != "FINISHED":

@@ -115,3 +115,35 @@ def test_a_scaler_where_the_encoder_belongs_is_refused() -> None:
     blob = (ML_MODEL_DIR / SCALER_FILE).read_bytes()
     with pytest.raises(ValueError, match=r"encoder\.pkl: holds a StandardScaler, not a OneHotEncoder"):
         load_pickle(blob, "encoder.pkl", OneHotEncoder)
+
+
+def test_inside_an_arrays_elements_only_numpys_own_types_resolve() -> None:
+    """joblib reads an object array's elements with a nested unpickler that borrows our find_class
+    but not our load_build: there no Python class (whose state a BUILD could change) resolves."""
+    from ml_model.safe_pickle import _AllowListUnpickler
+
+    unpickler = _AllowListUnpickler("encoder.pkl", io.BytesIO(b""))
+    unpickler.reading_array = True
+    for module, name in (
+        ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        ("sklearn.preprocessing._data", "StandardScaler"),
+    ):
+        with pytest.raises(UnsafePickle, match=name):
+            unpickler.find_class(module, name)
+    assert unpickler.find_class("numpy", "ndarray") is np.ndarray
+
+
+def test_an_array_wrapper_with_unexpected_state_is_refused() -> None:
+    from ml_model.safe_pickle import _AllowListUnpickler
+
+    unpickler = _AllowListUnpickler("scaler.pkl", io.BytesIO(b""))
+    good = {"subclass": np.ndarray, "dtype": np.dtype("float64"), "shape": (3,)}
+    unpickler._check_wrapper(good)
+    for bad in (
+        {**good, "subclass": StandardScaler},
+        {**good, "shape": ("3",)},
+        {**good, "dtype": "f8"},
+        None,
+    ):
+        with pytest.raises(UnsafePickle, match="unexpected state"):
+            unpickler._check_wrapper(bad)

@@ -4,6 +4,7 @@ fails fast, MLflow's own credential settings are sent, and no URI is printed wit
 from __future__ import annotations
 
 import base64
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -94,3 +95,14 @@ def test_redact_drops_userinfo_and_query_values() -> None:
     )
     assert mlflow_setup.redact("https://h/p?token=abc&x=1") == "https://h/p?token=***&x=***"
     assert mlflow_setup.redact("file:///work/mlops/tracking") == "file:///work/mlops/tracking"
+
+
+def test_configure_hands_mlflow_the_uri_without_its_credentials(monkeypatch) -> None:
+    """MLflow prints its tracking URI in run links and errors: it never gets the password."""
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    plain = mlflow_setup._credentials_to_environment(f"http://alice:{SECRET}@mlflow.example:5001")
+    assert plain == "http://mlflow.example:5001"
+    assert os.environ["MLFLOW_TRACKING_USERNAME"] == "alice"
+    assert os.environ["MLFLOW_TRACKING_PASSWORD"] == SECRET
+    assert mlflow_setup._credentials_to_environment("http://h:1") == "http://h:1"

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ml_model import gunicorn_conf
 from ml_model.paths import REPO_ROOT
 from tests.support.ports import free_port, wait_http
 from tests.support.procs import all_pids, pgrp, ppid
@@ -91,11 +92,19 @@ class ServeUnit:
         return self
 
     def start(self, timeout: float = 180) -> ServeUnit:
-        """Start the command and wait until /health answers on the port."""
+        """Start the command and wait until /health answers on the port and every worker has said
+        it is ready (the first to answer is not all of them: a signal sent meanwhile would meet a
+        worker still loading the model)."""
         self.launch()
         assert self.proc is not None
         try:
             wait_http(self.url + "/health", self.proc, timeout=timeout)
+            while self.output().count("Worker ready") < gunicorn_conf.workers:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"make serve exited with {self.proc.returncode}:\n{self.output()[-2000:]}"
+                    )
+                time.sleep(0.05)
         except BaseException:
             self.stop()
             raise
