@@ -1,6 +1,7 @@
 """Model artifacts: the manifest that guards them, and the fast scorer that serves them.
 
-Pickles execute code when loaded, so the preprocessors are read by an allow-list unpickler
+Nothing in a set is trusted until its signature verifies against a key kept outside it
+(``signing``). Pickles execute code when loaded, so the preprocessors are read by an allow-list unpickler
 (``safe_pickle``) that refuses any global a fitted encoder or scaler does not need, after each
 file's sha256 is checked against the manifest. Serving never calls Keras: a NumPy forward pass
 over the .h5 weights (read with h5py) gives the same probabilities to 1e-5 far faster than
@@ -26,6 +27,7 @@ from ml_model.features import NUMERIC_FEATURES, numeric_matrix
 from ml_model.paths import ARTIFACT_FILES, ENCODER_FILE, MANIFEST_FILE, MODEL_FILE, SCALER_FILE
 from ml_model.safe_pickle import load_pickle
 from ml_model.schema import CATEGORICAL, SMALL_BATCH
+from ml_model.signing import SignatureError, verify_signature
 
 ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0.0),
@@ -59,10 +61,15 @@ def verify_manifest(model_dir: str | Path) -> dict[str, Any]:
 
 
 def read_verified(model_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The manifest and the artifacts' bytes, each hashed as read: what is loaded is exactly what
+    """The manifest, its signature checked first against the trusted keys (kept outside every
+    artifact folder), and the artifacts' bytes, each hashed as read: what is loaded is exactly what
     was checked, even if the files are replaced in between (a promotion)."""
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
+    try:
+        verify_signature(model_dir, manifest)
+    except SignatureError as exc:
+        raise ManifestError(str(exc)) from exc
     blobs: dict[str, bytes] = {}
     for name in ARTIFACT_FILES:
         expected = manifest["artifacts"].get(name)

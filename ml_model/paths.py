@@ -19,7 +19,16 @@ MODEL_FILE = "lawyer_match_model.h5"
 ENCODER_FILE = "encoder.pkl"
 SCALER_FILE = "scaler.pkl"
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "signature.json"  # beside the manifest: a signature over it (ml_model/signing.py)
 ARTIFACT_FILES = (MODEL_FILE, ENCODER_FILE, SCALER_FILE)
+
+# Signing keys, outside every artifact folder: the committed public keys production trusts, and
+# this machine's own key pair (git-ignored; the private key 0600 in a 0700 folder).
+KEYS_DIR = REPO_ROOT / "keys"
+TRUSTED_KEYS_DIR = KEYS_DIR / "trusted"
+LOCAL_KEYS_DIR = KEYS_DIR / "local"
+LOCAL_SIGNING_KEY = LOCAL_KEYS_DIR / "signing.key"
+LOCAL_TRUSTED_KEYS_DIR = LOCAL_KEYS_DIR / "trusted"
 DEFAULT_PREDICTION_LOG = REPO_ROOT / "logs" / "predictions.jsonl"
 
 # The training recipe (params.yaml's train and data sections): production training reads the

@@ -41,6 +41,7 @@ from ml_model.paths import (
     model_version,
 )
 from ml_model.schema import CATEGORICAL, FEATURES, LABEL, SchemaError
+from ml_model.signing import sign_set
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,8 @@ def probe_record(trained: Trained, rows: pd.DataFrame) -> dict[str, Any]:
 def save_artifacts(
     out_dir: Path, trained: Trained, info: dict[str, Any], probe_rows: pd.DataFrame | None = None
 ) -> dict[str, Any]:
-    """Write the three artifacts, then the manifest that vouches for them (last, so a crash
-    part-way leaves a set that fails verification rather than one that loads wrongly)."""
+    """Write the three artifacts, the signature, then the manifest that vouches for them (last, so a
+    crash part-way leaves a set that fails verification rather than one that loads wrongly)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / MODEL_FILE, lambda p: _save_keras(trained.model, p))
     atomic_write(out_dir / ENCODER_FILE, lambda p: joblib.dump(trained.encoder, p))
@@ -208,6 +209,7 @@ def save_artifacts(
     }
     if probe_rows is not None:
         manifest["probe"] = probe_record(trained, probe_rows)
+    sign_set(out_dir, manifest)
     atomic_write_json(out_dir / MANIFEST_FILE, manifest)
     return manifest
 

@@ -8,7 +8,7 @@ command runs from anywhere.
 
 from __future__ import annotations
 
-from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, REPO_ROOT
+from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, REPO_ROOT, SIGNATURE_FILE
 
 # The training recipe: production's train_model.py reads the same file, so it is defined with
 # production's names and re-exported here, one object under one name.
@@ -41,8 +41,9 @@ DRIFT_REPORT_LATEST = TRACKING_DIR / "drift_report_latest.json"
 RETRAIN_LOCK = TRACKING_DIR / ".retrain.lock"
 PROMOTE_LOCK = TRACKING_DIR / ".promote.lock"
 
-# A servable set: the three artifacts and the manifest, the manifest last (it vouches for the others).
-SET_FILES = (*ARTIFACT_FILES, MANIFEST_FILE)
+# A servable set: the three artifacts, the signature, and the manifest last (it vouches for the
+# artifacts, the signature for it; a service reloads when the manifest changes, so it goes last).
+SET_FILES = (*ARTIFACT_FILES, SIGNATURE_FILE, MANIFEST_FILE)
 
 # MLflow: the experiment every run is logged to and the registered model candidates go into.
 EXPERIMENT_NAME = "LegalAid_Connect_Matchmaking"

@@ -6,6 +6,14 @@ manifest before anything is unpickled, exactly as the service does, and scoring 
 service's own path (``validate_batch`` then the NumPy scorer), so the registry, ``mlflow models
 serve`` and our ``/predict`` give the same probabilities. The class is pickled by reference: the
 project must be installed where the model is loaded (it is, in ``./.venv``).
+
+The caveat: ``mlflow.pyfunc.load_model`` (and ``mlflow models serve``) unpickles the model's
+``python_model.pkl`` with cloudpickle *before* ``load_context`` runs, so MLflow itself executes
+code from the registry there, and no check of ours can come first. None of our commands calls it:
+promotion, the doctor and the service download the files and read them with our own loader
+(signature first, then the allow-list unpickler). Whoever serves a registered version with MLflow's
+loader trusts every account that can write the registry; verify it first with
+``promote_model.py --from-registry <version> --dry-run``.
 """
 
 from __future__ import annotations

@@ -180,3 +180,36 @@ def test_the_allow_list_names_only_long_files_that_exist() -> None:
     for rel in LONG_FILES:
         path = REPO_ROOT / rel
         assert path.is_file() and len(path.read_text(encoding="utf-8").splitlines()) > MAX_LINES, rel
+
+
+UNSAFE_LOADERS = (
+    "pyfunc.load_model",
+    "joblib.load",
+    "pickle.load",
+    "pickle.loads",
+    "enable_unsafe_deserialization",
+)
+
+
+@pytest.mark.parametrize("name", list(modules()))
+def test_no_code_path_loads_an_artifact_with_a_loader_that_runs_its_code(name: str) -> None:
+    """MLflow's pyfunc loader unpickles python_model.pkl, joblib and pickle run what a file says:
+    every load of ours goes through ml_model.artifacts (signature, then the allow-list unpickler).
+    ``safe_pickle`` subclasses joblib's unpickler, and training only *writes* with joblib."""
+    path = modules()[name]
+    calls = {
+        f"{n.func.value.id}.{n.func.attr}"
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+    } | {
+        f"{n.func.value.value.id}.{n.func.value.attr}.{n.func.attr}"
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Attribute)
+        and isinstance(n.func.value.value, ast.Name)
+    }
+    found = sorted(c for c in calls if c.endswith(UNSAFE_LOADERS))
+    assert not found, f"{path.relative_to(REPO_ROOT)} calls {found}"

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The "Future Scaling (Cloud)" stack on one machine, bound to 127.0.0.1 only:
 #   Ceph radosgw (S3, one mon + one memstore OSD)  ->  DVC remote and MLflow artifact store
-#   PostgreSQL 15                                   ->  MLflow backend store (runs, registry)
-#   mlflow server                                   ->  MLFLOW_TRACKING_URI
+#   PostgreSQL 15                                   ->  MLflow backend store (runs, registry, accounts)
+#   mlflow server --app-name basic-auth            ->  MLFLOW_TRACKING_URI, one account per role
 #
-#   mlops/infra/stack.sh up        start what is not running (creates state on first use)
-#   mlops/infra/stack.sh env       print the export lines for the sidecar and DVC
+#   mlops/infra/stack.sh up        start what is not running (creates state and accounts on first use)
+#   mlops/infra/stack.sh env [ACCOUNT]   export lines for the sidecar and DVC, with the MLflow
+#                                  credentials of ACCOUNT: reader (default), ci, promoter
+#   mlops/infra/stack.sh adduser NAME ROLE   one more MLflow account (ROLE: promoter, ci, reader)
+#   mlops/infra/stack.sh rotate ACCOUNT      a new password for an account (server and state)
 #   mlops/infra/stack.sh status    one line per component
 #   mlops/infra/stack.sh down      stop everything it started; no process, no listening port
-#   mlops/infra/stack.sh purge     down, then delete the state (database, objects, keys)
+#   mlops/infra/stack.sh purge     down, then delete the state (database, objects, keys, accounts)
 #
 # Settings (environment; read on the first `up` and then fixed in STATE/config.env):
-#   STACK_STATE_DIR   (mlops/infra/.state)   all state, keys and logs
+#   STACK_STATE_DIR   (mlops/infra/.state)   all state, keys, accounts and logs
 #   STACK_MLFLOW_PORT (5001)  STACK_S3_PORT (7480)  STACK_PG_PORT (5433)  STACK_MON_PORT (3300)
 #   STACK_BUCKET      (legalaid)
 #   STACK_ALLOWED_HOSTS (unset: MLflow's defaults)  passed to `mlflow server --allowed-hosts`
@@ -19,7 +22,7 @@
 #   STACK_PYTHON      (.venv/bin/python of this repository)
 # See mlops/infra/README.md.
 #
-# (Lines 2-20 above are also the usage text.) This file is the entry point: settings, secrets, the
+# (Lines 2-23 above are also the usage text.) This file is the entry point: settings, secrets, the
 # process helpers every service shares, and the commands. Each service starts and stops in its own
 # file under stack/ (ceph.sh, postgres.sh, mlflow.sh), so one daemon's set-up reads on its own.
 # shellcheck source-path=SCRIPTDIR
@@ -196,24 +199,36 @@ cmd_purge() {
     log "state removed"
 }
 
-cmd_env() {
+cmd_env() {  # cmd_env [ACCOUNT]: the password only here, on stdout, for `eval`; never in a log
+    local who=${1:-reader} password
     load_config
-    [[ -f $STATE/secrets.env ]] || die "no stack state at $STATE: run '$0 up' first"
+    [[ -f $STATE/secrets.env && -f $(auth_dir)/accounts ]] || die "no stack state at $STATE: run '$0 up' first"
+    password=$(account_password "$who") || die "no MLflow account $who in $(auth_dir)/accounts"
+    [[ $who != "$AUTH_ADMIN" ]] || log "warning: $AUTH_ADMIN is for account set-up only; use reader, ci or promoter"
     # shellcheck disable=SC1091
     source "$STATE/secrets.env"
     cat <<EOF
+# MLflow account: $who
 export MLFLOW_TRACKING_URI=http://$HOST:$MLFLOW_PORT
+export MLFLOW_TRACKING_USERNAME=$who
+export MLFLOW_TRACKING_PASSWORD=$password
 export MLFLOW_S3_ENDPOINT_URL=http://$HOST:$S3_PORT
 export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 export DVC_REMOTE=$DVC_REMOTE_NAME
-unset AWS_SESSION_TOKEN AWS_PROFILE
+unset MLFLOW_TRACKING_TOKEN AWS_SESSION_TOKEN AWS_PROFILE
 EOF
     if [[ $S3_PORT != 7480 || $BUCKET != legalaid ]]; then
         echo "# .dvc/config points $DVC_REMOTE_NAME at s3://legalaid/dvcstore on 127.0.0.1:7480; for this stack run:"
         echo "#   dvc remote modify --local $DVC_REMOTE_NAME endpointurl http://$HOST:$S3_PORT"
         echo "#   dvc remote modify --local $DVC_REMOTE_NAME url s3://$BUCKET/dvcstore"
     fi
+}
+
+cmd_account() {  # cmd_account add NAME ROLE | rotate NAME
+    load_config
+    [[ -d $STATE ]] || die "no stack state at $STATE: run '$0 up' first"
+    mlflow_account "$@"
 }
 
 cmd_status() {
@@ -226,11 +241,15 @@ cmd_status() {
     pg_status
 }
 
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
 case ${1:-} in
     up) cmd_up ;;
     down) cmd_down ;;
-    env) cmd_env ;;
+    env) cmd_env "${@:2}" ;;
+    adduser) (( $# == 3 )) || usage; cmd_account add "$2" "$3" ;;
+    rotate) (( $# == 2 )) || usage; cmd_account rotate "$2" ;;
     status) cmd_status ;;
     purge) cmd_purge ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) usage ;;
 esac

@@ -1,4 +1,5 @@
-"""Small helpers that ``stack.sh`` calls: waiting for a port or URL, secrets, the S3 bucket.
+"""Small helpers that ``stack.sh`` calls: waiting for a port or URL, secrets, the S3 bucket, and
+the MLflow server's accounts (``stack_auth.py``).
 
 Standard library only, except ``ensure-bucket`` (boto3). Every network call goes to the address
 it is given; ``stack.sh`` only ever gives it 127.0.0.1.
@@ -8,6 +9,10 @@ it is given; ``stack.sh`` only ever gives it 127.0.0.1.
     python stack_helpers.py wait-port 127.0.0.1 5433 30
     python stack_helpers.py port-free 127.0.0.1 5001   # exit 0 if nothing listens there
     python stack_helpers.py ensure-bucket ENDPOINT BUCKET 60   # keys from AWS_* variables
+    python stack_helpers.py auth-accounts           # the first accounts file (passwords generated)
+    python stack_helpers.py auth-setup URL FILE     # every account in FILE on the server, with its grants
+    python stack_helpers.py auth-add URL FILE NAME ROLE     # one more account (a new password)
+    python stack_helpers.py auth-rotate URL FILE NAME       # a new password for NAME, server and FILE
 
 ``s3_client`` is also the one S3 client of ``preflight.py``. The script itself must run on a bare
 ``python3`` (``STACK_PYTHON`` may be one), so it imports nothing from this repository.
@@ -21,7 +26,9 @@ import string
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 
@@ -134,6 +141,20 @@ def main(argv: list[str]) -> int:
         return 1 if port_open(args[0], int(args[1]), timeout=0.5) else 0
     if cmd == "ensure-bucket":
         ensure_bucket(args[0], args[1], float(args[2]))
+        return 0
+    if cmd.startswith("auth-"):  # run as a script, so its folder is on sys.path
+        from stack_auth import auth_add, auth_rotate, auth_setup, new_accounts
+    if cmd == "auth-accounts":
+        sys.stdout.write(new_accounts())
+        return 0
+    if cmd == "auth-setup":
+        auth_setup(args[0], Path(args[1]))
+        return 0
+    if cmd == "auth-add":
+        auth_add(args[0], Path(args[1]), args[2], args[3])
+        return 0
+    if cmd == "auth-rotate":
+        auth_rotate(args[0], Path(args[1]), args[2])
         return 0
     print(f"unknown command {cmd}", file=sys.stderr)
     return 2

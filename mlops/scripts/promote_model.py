@@ -3,7 +3,9 @@
 The outgoing set is archived in ``mlops/models/archive/<ts>/``, the new one swapped in by a
 journalled swap that a crash cannot leave half done (the next run finishes it), and the MLflow
 alias ``champion`` moved. ``--from-registry [challenger|champion|<number>]`` first downloads that
-registered version into ``mlops/models/``. The logic is ``mlops/sidecar/promotion.py`` and
+registered version into ``mlops/models/``. Only signed sets from a finished run that the gate
+approved are promoted; ``--force --reason "..."`` overrides the gate's decision (recorded), never
+the signature. The logic is ``mlops/sidecar/promotion.py`` and
 ``swap.py``. Exit 2 refused (production unchanged), 3 busy, 4 files promoted but alias not moved,
 1 with ``--check`` when the state is not consistent afterwards.
 """
@@ -52,7 +54,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--check", action="store_true", help="afterwards, run doctor.py's consistency check (exit 1 if not)"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="promote although the gate did not approve the candidate (needs --reason; never skips "
+        "the signature or the safe loading)",
+    )
+    parser.add_argument(
+        "--reason", help="why the gate is overridden: recorded in the run, version and archive"
+    )
+    args = parser.parse_args(argv)
+    if args.force and not (args.reason or "").strip():
+        parser.error('--force needs --reason "why the gate is overridden"')
+    if args.reason and not args.force:
+        parser.error("--reason is only for --force")
+    if args.force and args.rollback:
+        parser.error("--force is for promotions; a rollback restores an archived set as it was")
+    return args
 
 
 def consistent() -> int:
@@ -68,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     setup_logging()
     try:
-        plan = run(Request(args.version, args.from_registry, args.rollback, args.dry_run))
+        forced = args.reason.strip() if args.force else None
+        plan = run(Request(args.version, args.from_registry, args.rollback, args.dry_run, forced))
     except Busy:
         log.error(
             "Another promotion or rollback is running (lock %s); try again when it has finished.",

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ml_model.paths import REPO_ROOT
+from ml_model.paths import REPO_ROOT, SIGNATURE_FILE, TRUSTED_KEYS_DIR
 from mlops.paths import DRIFT_LATEST, DRIFT_REPORT_LATEST, EVAL_LATEST, LAST_RETRAIN, REGISTERED_MODEL
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,32 @@ def _retrain_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str]:
         lines += ["", "| gate check | passed |", "| --- | :---: |"]
         lines += [f"| {name} | {fmt(ok)} |" for name, ok in sorted(checks.items())]
     if retrain.get("saved_to"):
-        lines += ["", f"Candidate saved to `{retrain['saved_to']}`.", ""]
+        lines += [
+            "",
+            f"Candidate saved to `{retrain['saved_to']}`.",
+            "",
+            signer_line(REPO_ROOT / retrain["saved_to"]),
+            "",
+        ]
         lines += _promotion_lines(retrain, tracking_server)
     return lines
+
+
+def signer_line(candidate: Path) -> str:
+    """Who signed the candidate, and whether production (the committed ``keys/trusted/``) trusts it."""
+    record = load(candidate / SIGNATURE_FILE)
+    kid = record.get("key_id")
+    if not kid:
+        return (
+            f"**The candidate is not signed ({_rel(candidate / SIGNATURE_FILE)}); no production loads it.**"
+        )
+    if (TRUSTED_KEYS_DIR / f"{kid}.pub").is_file():
+        return f"Signed by key `{fmt(kid)}`, which production trusts (`{_rel(TRUSTED_KEYS_DIR)}/{fmt(kid)}.pub`)."
+    return (
+        f"**Signed by key `{fmt(kid)}`, which `{_rel(TRUSTED_KEYS_DIR)}/` does not hold: production elsewhere "
+        "will refuse it.** Set the secret `MODEL_SIGNING_KEY` to a key whose public key is committed "
+        "there (keys/README.md)."
+    )
 
 
 def _promotion_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str]:
@@ -111,7 +134,8 @@ def _promotion_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str
     if tracking_server:
         return [
             *lines,
-            f"- with `MLFLOW_TRACKING_URI` set to this job's tracking server, where the candidate is "
+            f"- with `MLFLOW_TRACKING_URI` set to this job's tracking server (and the promoter's "
+            "`MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD` when it needs them), where the candidate is "
             f"`{REGISTERED_MODEL}`{as_version} with alias `challenger`: `{PROMOTE} --from-registry challenger`;",
             f"- or {download}, then, with the same `MLFLOW_TRACKING_URI`, {by_version}.",
         ]

@@ -25,8 +25,9 @@ from typing import Any
 from ml_model.artifacts import ManifestError, load_model, verify_manifest, verify_probe
 from ml_model.common import atomic_write_json
 from ml_model.paths import MANIFEST_FILE, ML_MODEL_DIR
-from mlops.mlflow_setup import configure
+from mlops.mlflow_setup import TrackingUnavailable, configure
 from mlops.paths import ARCHIVE_DIR, MODELS_DIR, PROMOTE_LOCK, REGISTERED_MODEL, SET_FILES, STAGING_DIR
+from mlops.sidecar.approval import Approval, NotApproved, approve, record_forced
 from mlops.sidecar.locks import held
 from mlops.sidecar.registry import registered_version, registry_record, repair_if_reachable
 from mlops.sidecar.swap import (
@@ -97,36 +98,72 @@ def _check_loads(source: Path, version: str) -> None:
     log.info("Candidate %s loads as the service loads it and scores its probe batch as trained.", version)
 
 
-def promote(version: str, dry_run: bool = False, prod_dir: Path = ML_MODEL_DIR) -> SwapPlan:
-    """Archive production and swap in candidate ``version``; a dry run only verifies and says so."""
+def _tracking_client() -> Any | None:
+    """The tracking client, or None when the store cannot be reached (a candidate folder can still
+    be promoted; its gate decision is in its signed manifest)."""
+    try:
+        return configure().tracking.MlflowClient()
+    except TrackingUnavailable as exc:
+        log.warning("The tracking store cannot be reached (%s); approval is read from the set alone.", exc)
+        return None
+
+
+def promote(
+    version: str,
+    dry_run: bool = False,
+    prod_dir: Path = ML_MODEL_DIR,
+    force_reason: str | None = None,
+    registry: bool = False,
+) -> SwapPlan:
+    """Archive production and swap in candidate ``version``; a dry run only verifies and says so.
+    ``registry``: the candidate was just downloaded from this tracking store, so its run must be there."""
     _recover_unless_dry(prod_dir, dry_run)
     source = candidate_dir(version)
     if not source.is_dir():
         raise PromotionError(
             f"no candidate {source}; candidates are the v<timestamp> folders in {MODELS_DIR}"
         )
-    return _promote_from(source, version, dry_run, prod_dir)
+    return _promote_from(source, version, dry_run, prod_dir, force_reason, registry)
 
 
-def _promote_from(source: Path, version: str, dry_run: bool, prod_dir: Path) -> SwapPlan:
-    """The swap of a verified set in ``source`` (a candidate folder, or a dry run's download)."""
-    plan = plan_swap(source, prod_dir)
+def _approved(source: Path, what: str, force_reason: str | None, registry: bool) -> tuple[Approval, Any]:
+    """The set's approval (signed, run finished, gate improved, or forced) and the tracking client."""
+    client = _tracking_client()
+    try:
+        return approve(verify_manifest(source), client, what, force_reason, registry), client
+    except NotApproved as exc:
+        raise PromotionError(str(exc)) from exc
+
+
+def _promote_from(
+    source: Path,
+    version: str,
+    dry_run: bool,
+    prod_dir: Path,
+    force_reason: str | None = None,
+    registry: bool = False,
+) -> SwapPlan:
+    """The swap of a verified, approved set in ``source`` (a candidate folder, or a dry run's download)."""
+    plan = plan_swap(source, prod_dir)  # both signatures and manifests, before anything else
     if verify_manifest(source)["artifacts"] == verify_manifest(prod_dir)["artifacts"]:
         log.info("Candidate %s is already in production; nothing to swap.", version)  # e.g. after a crash
         return plan
+    approval, client = _approved(source, f"candidate {version}", force_reason, registry)
     _check_loads(source, version)
     if dry_run:
         log.info("Dry run: would archive production %s and promote %s.", plan.outgoing, plan.incoming)
         return plan
-    note = {"replaced_by": plan.incoming, "version": plan.outgoing}
+    note = {"replaced_by": plan.incoming, "version": plan.outgoing, **approval.as_note()}
     archived = archive_current("before_promotion", note, prod_dir)
     log.info("Archived production %s to %s.", plan.outgoing, archived)
     swap_in(source, prod_dir, archive=archived)
     log.info("Production is now %s (was %s).", plan.incoming, plan.outgoing)
+    registered = (verify_manifest(prod_dir).get("mlflow") or {}).get("registered_version")
+    record_forced(client, approval, registered)
     return replace(plan, archive=str(archived))
 
 
-def dry_run_registered(ref: str, prod_dir: Path = ML_MODEL_DIR) -> SwapPlan:
+def dry_run_registered(ref: str, prod_dir: Path = ML_MODEL_DIR, force_reason: str | None = None) -> SwapPlan:
     """Verify registered version ``ref`` as a promotion would, in a private temp folder that is
     removed afterwards: a dry run leaves nothing in mlops/models/ or anywhere else."""
     _recover_unless_dry(prod_dir, dry_run=True)
@@ -135,7 +172,8 @@ def dry_run_registered(ref: str, prod_dir: Path = ML_MODEL_DIR) -> SwapPlan:
     try:
         staged = _download_set(mv, tmp)
         _registered_target(staged, mv)
-        return _promote_from(staged, f"registered version {mv.version} ({ref})", True, prod_dir)
+        what = f"registered version {mv.version} ({ref})"
+        return _promote_from(staged, what, True, prod_dir, force_reason, registry=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -200,6 +238,7 @@ class Request:
     from_registry: str | None = None
     rollback: bool = False
     dry_run: bool = False
+    force_reason: str | None = None  # --force --reason: overrides the gate's decision only
 
 
 def run(request: Request) -> SwapPlan:
@@ -210,20 +249,24 @@ def run(request: Request) -> SwapPlan:
         if request.rollback:
             return rollback(request.dry_run)
         if request.from_registry and request.dry_run:
-            return dry_run_registered(request.from_registry)
-        version = fetch_registered(request.from_registry) if request.from_registry else request.version
-        if version is None:
+            return dry_run_registered(request.from_registry, force_reason=request.force_reason)
+        if request.from_registry:
+            version = fetch_registered(request.from_registry, request.force_reason)
+            return promote(version, force_reason=request.force_reason, registry=True)
+        if request.version is None:
             raise PromotionError("nothing to promote: name a candidate, a registered version or --rollback")
-        return promote(version, request.dry_run)
+        return promote(request.version, request.dry_run, force_reason=request.force_reason)
 
 
-def fetch_registered(ref: str) -> str:
-    """Download registered version ``ref`` (an alias or a number) into mlops/models/; returns its name."""
+def fetch_registered(ref: str, force_reason: str | None = None) -> str:
+    """Download registered version ``ref`` (an alias or a number) into mlops/models/ when it verifies
+    and is approved (nothing is left behind otherwise); returns its name."""
     mv = registered_version(configure().tracking.MlflowClient(), ref)
     STAGING_DIR.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="registry.", dir=STAGING_DIR))
     try:
         staged = _download_set(mv, tmp)
+        _approved(staged, f"registered version {mv.version} ({ref})", force_reason, registry=True)
         final = _registered_target(staged, mv)
         if final.exists():
             log.info(

@@ -20,6 +20,7 @@ from ml_model.common import atomic_write_json, sha256_file
 from ml_model.frame_validation import read_dataset
 from ml_model.paths import MANIFEST_FILE, model_version, timestamp
 from ml_model.schema import LABEL
+from ml_model.signing import sign_set
 from ml_model.train_model import import_keras, library_versions, save_artifacts, train
 from mlops.mlflow_setup import configure
 from mlops.paths import (
@@ -119,6 +120,7 @@ def complete_manifest(inputs: Inputs, scores: CandidateScores, record: RetrainRe
             "libraries": library_versions(),
         }
     )
+    sign_set(staging, manifest)  # the gate's decision is signed with the set (provenance)
     atomic_write_json(staging / MANIFEST_FILE, manifest)
 
 

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from ml_model.artifacts import verify_manifest
-from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, REPO_ROOT
+from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, REPO_ROOT, SIGNATURE_FILE
 from tests.support.act import (
     ActRun,
     check,
+    ci_key,
     commit_new_data_version,
     fresh_clone,
     run_act,
@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 EPOCHS = 5
 NEW_DATA_SEED = 11
 DVC = str(VENV_BIN / "dvc")
-CANDIDATE_FILES = {*ARTIFACT_FILES, MANIFEST_FILE, "metrics.json"}
+CANDIDATE_FILES = {*ARTIFACT_FILES, SIGNATURE_FILE, MANIFEST_FILE, "metrics.json"}
 HOST_SITE = Path(sysconfig.get_paths()["purelib"])  # this venv's site-packages
 
 
@@ -147,7 +147,8 @@ def test_push_without_a_reachable_data_version_says_what_to_configure(data_push,
     assert "no reachable DVC remote holds" in run.output, run.tail()
     assert "Configure the remote that holds it" in run.output
     assert (
-        "Retrain and gate the candidate" not in steps or steps["Retrain and gate the candidate"] != "Success"
+        "Retrain, gate and sign the candidate" not in steps
+        or steps["Retrain, gate and sign the candidate"] != "Success"
     )
     assert "No retrain record" in run.summary(), run.tail()
     assert not (run.artifacts / "mlops-candidate").exists()
@@ -155,7 +156,9 @@ def test_push_without_a_reachable_data_version_says_what_to_configure(data_push,
 
 def test_push_of_a_new_data_version_uploads_a_promotable_candidate(data_push, tmp_path: Path) -> None:
     clone, digest = data_push
-    run = run_act(clone.root, "push", tmp_path / "act", variables={"DVC_REMOTE": "ci"})
+    key = ci_key()
+    key.trusted_in(clone)  # the public half committed, the private half a secret
+    run = run_act(clone.root, "push", tmp_path / "act", variables={"DVC_REMOTE": "ci"}, secrets=key.secret)
     print(f"\nact push, new data version via DVC_REMOTE: {run.seconds:.1f} s wall")
     assert_all_steps_passed(run, clone.root)
     assert run.step_log("is present and matches"), run.tail()  # pulled from `ci` by the data step
@@ -164,8 +167,10 @@ def test_push_of_a_new_data_version_uploads_a_promotable_candidate(data_push, tm
 
     (candidate,) = (run.artifacts / "mlops-candidate").iterdir()
     assert candidate.name.startswith("v") and {p.name for p in candidate.iterdir()} == CANDIDATE_FILES
-    manifest = verify_manifest(candidate)
+    manifest = clone.verify(candidate)
     assert manifest["model_version"] == candidate.name
+    assert "which production trusts" in summary, summary
+    assert key.pem.splitlines()[1] not in run.output  # the secret is masked in every log
     assert manifest["training_data"]["sha256"] == digest  # trained on the pushed version
     assert manifest["decision"]["improved"] is True
     assert json.loads((candidate / "metrics.json").read_text())["version"] == candidate.name
@@ -173,13 +178,13 @@ def test_push_of_a_new_data_version_uploads_a_promotable_candidate(data_push, tm
 
     # A person promotes it, as the summary says, in a copy that never trained: the candidate into
     # mlops/models/. Its registry was the runner's file store, so the alias is not moved here.
-    other = fresh_clone(tmp_path / "promote")
+    other = key.trusted_in(fresh_clone(tmp_path / "promote"))
     shutil.copytree(candidate, other.root / "mlops" / "models" / candidate.name)
     dry = check(other.script("promote_model.py", "--version", candidate.name, "--dry-run"))
     assert "would archive production" in dry.stderr and candidate.name in dry.stderr
     r = check(other.script("promote_model.py", "--version", candidate.name))
     assert "registered as version" in r.stderr and "in another MLflow store" in r.stderr, r.stderr[-1500:]
     production = other.root / "ml_model"
-    for name in (*ARTIFACT_FILES, MANIFEST_FILE):
+    for name in (*ARTIFACT_FILES, SIGNATURE_FILE, MANIFEST_FILE):
         assert filecmp.cmp(candidate / name, production / name, shallow=False), name
-    assert verify_manifest(production)["model_version"] == candidate.name
+    assert other.verify(production)["model_version"] == candidate.name

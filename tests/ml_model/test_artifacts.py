@@ -13,7 +13,7 @@ from ml_model.features import design_matrix, frame_columns
 from ml_model.paths import ML_MODEL_DIR, MODEL_FILE
 from ml_model.schema import FEATURES
 from mlops.sidecar.simulator import simulate
-from tests.support.service import copy_artifacts
+from tests.support.service import copy_artifacts, write_signed_manifest
 
 
 def test_production_artifacts_verify() -> None:
@@ -48,7 +48,7 @@ def test_manifest_without_an_entry_is_refused(tmp_path) -> None:
     d = copy_artifacts(tmp_path / "m")
     manifest = json.loads((d / "manifest.json").read_text())
     del manifest["artifacts"]["encoder.pkl"]
-    (d / "manifest.json").write_text(json.dumps(manifest))
+    write_signed_manifest(d, manifest)  # even signed, a manifest must vouch for every file
     with pytest.raises(ManifestError, match=r"no sha256 recorded for encoder\.pkl"):
         load_model(d)
 

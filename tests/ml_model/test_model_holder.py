@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 from ml_model.model_holder import ModelHolder
-from tests.support.service import copy_artifacts
+from tests.support.service import copy_artifacts, write_signed_manifest
 
 
 def _promote(model_dir: Path, version: str) -> None:
     manifest = json.loads((model_dir / "manifest.json").read_text())
     manifest["model_version"] = version
-    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    write_signed_manifest(model_dir, manifest)
 
 
 def test_current_reloads_once_the_manifest_changes(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from ml_model.paths import ML_MODEL_DIR
 from ml_model.prediction_log import read_prediction_log
 from ml_model.schema import CASE_FIELDS, FEATURES, LAWYER_FIELDS
 from mlops.sidecar.simulator import simulate
-from tests.support.service import Service, copy_artifacts
+from tests.support.service import Service, copy_artifacts, write_signed_manifest
 
 CASE = [f.name for f in CASE_FIELDS]
 LAWYER = [f.name for f in LAWYER_FIELDS] + ["distance_km"]
@@ -262,7 +262,7 @@ def _wait_for_version(svc: Service, want: str, timeout: float = 20) -> str:
 def _promote_in_place(d) -> None:
     manifest = json.loads((d / "manifest.json").read_text())
     manifest["model_version"] = "v_promoted_test"
-    (d / "manifest.json").write_text(json.dumps(manifest))
+    write_signed_manifest(d, manifest)
 
 
 @pytest.mark.slow

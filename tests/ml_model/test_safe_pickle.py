@@ -16,8 +16,9 @@ import pytest
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ml_model.artifacts import ManifestError, load_model
-from ml_model.paths import ENCODER_FILE, MANIFEST_FILE, ML_MODEL_DIR, SCALER_FILE
+from ml_model.paths import ENCODER_FILE, MANIFEST_FILE, ML_MODEL_DIR, SCALER_FILE, SIGNATURE_FILE
 from ml_model.safe_pickle import ALLOWED_GLOBALS, UnsafePickle, load_pickle
+from tests.support.service import write_signed_manifest
 
 
 class Payload:
@@ -40,14 +41,18 @@ class PayloadThenEncoder:
         return (getattr, (Payload(self.marker), "__class__"))
 
 
-def hostile_set(tmp_path: Path, blob: bytes) -> Path:
-    """A copy of production whose encoder is ``blob``, with its sha256 rewritten in the manifest."""
+def hostile_set(tmp_path: Path, blob: bytes, signed: bool = False) -> Path:
+    """A copy of production whose encoder is ``blob``, with its sha256 rewritten in the manifest;
+    ``signed``: re-signed with a trusted key too (an insider, or a stolen key)."""
     folder = tmp_path / "set"
     shutil.copytree(ML_MODEL_DIR, folder, ignore=shutil.ignore_patterns("*.csv", "*.py", "__pycache__"))
     (folder / ENCODER_FILE).write_bytes(blob)
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     manifest["artifacts"][ENCODER_FILE] = hashlib.sha256(blob).hexdigest()
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    if signed:
+        write_signed_manifest(folder, manifest)
+    else:
+        (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
     return folder
 
 
@@ -75,12 +80,25 @@ def test_a_hostile_pickle_is_refused_before_its_code_runs(tmp_path: Path) -> Non
     assert not marker.exists()
 
 
-def test_a_hostile_encoder_with_a_rewritten_manifest_is_refused_by_load_model(tmp_path: Path) -> None:
-    marker = tmp_path / "pwned"
-    encoder = joblib.load(ML_MODEL_DIR / ENCODER_FILE)
+def _hostile_blob(marker: Path) -> bytes:
     buf = io.BytesIO()
-    joblib.dump([Payload(marker), encoder], buf)
-    folder = hostile_set(tmp_path, buf.getvalue())
+    joblib.dump([Payload(marker), joblib.load(ML_MODEL_DIR / ENCODER_FILE)], buf)
+    return buf.getvalue()
+
+
+def test_a_hostile_encoder_with_a_rewritten_manifest_is_refused_by_its_signature(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    folder = hostile_set(tmp_path, _hostile_blob(marker))
+    with pytest.raises(ManifestError) as err:
+        load_model(folder)
+    assert str(folder / SIGNATURE_FILE) in str(err.value) and "does not match" in str(err.value)
+    assert not marker.exists()
+
+
+def test_a_hostile_encoder_signed_with_a_trusted_key_is_still_refused_by_load_model(tmp_path: Path) -> None:
+    """A stolen or insider key gets past the signature, not past the unpickler."""
+    marker = tmp_path / "pwned"
+    folder = hostile_set(tmp_path, _hostile_blob(marker), signed=True)
     with pytest.raises(ManifestError) as err:
         load_model(folder)
     assert str(folder / ENCODER_FILE) in str(err.value)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from ml_model.artifacts import verify_manifest
 from mlops.paths import REGISTERED_MODEL
 from mlops.sidecar.simulator import simulate
 from tests.support.repo import Repo, make_repo, weaken_production
@@ -30,14 +29,14 @@ def _client(repo: Repo):
 def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", rows=4000, epochs=15)
     weaken_production(repo)
-    weak = verify_manifest(repo.root / "ml_model")["model_version"]
+    weak = repo.verify(repo.root / "ml_model")["model_version"]
     r = repo.script("retrain_model.py")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Gate: IMPROVED" in r.stderr, [
         x for x in r.stderr.splitlines() if "Gate" in x or "Candidate" in x or "Production" in x
     ]
     (cand,) = sorted((repo.root / "mlops" / "models").glob("v*"))
-    manifest = verify_manifest(cand)
+    manifest = repo.verify(cand)
     assert {"metrics.json", "manifest.json", "encoder.pkl", "scaler.pkl", "lawyer_match_model.h5"} <= {
         p.name for p in cand.iterdir()
     }
@@ -57,14 +56,14 @@ def test_retrain_promote_and_rollback_end_to_end(tmp_path: Path) -> None:
 
     r = repo.script("promote_model.py", "--version", cand.name)
     assert r.returncode == 0, r.stderr[-1500:]
-    assert verify_manifest(repo.root / "ml_model")["model_version"] == cand.name
+    assert repo.verify(repo.root / "ml_model")["model_version"] == cand.name
     assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version == challenger.version
     archives = [p for p in (repo.root / "mlops" / "models" / "archive").iterdir()]
-    assert len(archives) == 1 and verify_manifest(archives[0])["model_version"] == weak
+    assert len(archives) == 1 and repo.verify(archives[0])["model_version"] == weak
 
     r = repo.script("promote_model.py", "--rollback")
     assert r.returncode == 0, r.stderr[-1500:]
-    assert verify_manifest(repo.root / "ml_model")["model_version"] == weak
+    assert repo.verify(repo.root / "ml_model")["model_version"] == weak
     assert repo.tree_digest("ml_model") == before
     back = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")  # production as first registered
     assert back.tags["model_version"] == weak and back.version == first_champion.version
@@ -88,6 +87,10 @@ def _refuses_sets_that_do_not_score_as_trained(repo: Repo, cand: Path) -> None:
         manifest = json.loads((bad / "manifest.json").read_text())
         manifest["artifacts"]["lawyer_match_model.h5"] = sha256_file(bad / "lawyer_match_model.h5")
         (bad / "manifest.json").write_text(json.dumps(manifest))
+        r = repo.script("promote_model.py", "--version", name)  # a tamperer: no trusted key
+        assert r.returncode == 2 and "signature.json: the signature by key" in r.stderr, r.stderr[-1500:]
+        sign = "import sys; from pathlib import Path; from ml_model.signing import sign_set; sign_set(Path(sys.argv[1]))"
+        assert repo.run(sys.executable, "-c", sign, str(bad)).returncode == 0  # an insider: signed
         for extra in ((), ("--dry-run",)):
             r = repo.script("promote_model.py", "--version", name, *extra)
             assert r.returncode == 2 and "does not load and score as trained" in r.stderr, r.stderr[-1500:]
@@ -124,6 +127,7 @@ def test_a_clone_that_never_trained_promotes_from_a_shared_registry(tmp_path: Pa
     r = a.script("retrain_model.py")
     assert r.returncode == 0 and "Gate: IMPROVED" in r.stderr, r.stderr[-2000:]
     (cand,) = sorted((a.root / "mlops" / "models").glob("v*"))
+    b.trust_signer(a)  # A's key is trusted where B serves, as CI's is in keys/trusted/
 
     before = b.tree_digest("ml_model")
     for ref, why in (
@@ -167,7 +171,7 @@ def test_a_clone_that_never_trained_promotes_from_a_shared_registry(tmp_path: Pa
     )
     champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion")
     assert champion.version == client.get_model_version_by_alias(REGISTERED_MODEL, "challenger").version
-    assert verify_manifest(b.root / "ml_model")["mlflow"]["registered_version"] == str(champion.version)
+    assert b.verify(b.root / "ml_model")["mlflow"]["registered_version"] == str(champion.version)
 
 
 @pytest.mark.slow

@@ -51,7 +51,13 @@ def test_loading_verifies_the_manifest_before_unpickling(tmp_path: Path) -> None
 def test_raw_rows_are_validated_like_the_service(tmp_path: Path) -> None:
     model = LawyerMatchModel()
     model.load_context(SimpleNamespace(artifacts=artifact_paths(copy_artifacts(tmp_path / "set"))))
-    assert set(SET_FILES) == {"lawyer_match_model.h5", "encoder.pkl", "scaler.pkl", "manifest.json"}
+    assert set(SET_FILES) == {
+        "lawyer_match_model.h5",
+        "encoder.pkl",
+        "scaler.pkl",
+        "signature.json",
+        "manifest.json",
+    }
     bad = ROWS.head(2).assign(case_complexity=[3, 99])
     with pytest.raises(ValueError, match=r"case_complexity"):
         model.predict(None, bad)
@@ -78,7 +84,7 @@ def test_registry_model_scores_raw_rows_like_the_service(improved: Repo, tmp_pat
     from_registry = np.array(json.loads(r.stdout.strip().splitlines()[-1]))
 
     cand = candidates(improved)[-1]
-    svc = Service(cand, tmp_path / "p.jsonl", tmp_path / "svc.log")
+    svc = Service(cand, tmp_path / "p.jsonl", tmp_path / "svc.log", env=improved.trust)
     try:
         served = requests.post(svc.url + "/predict", json={"instances": ROWS.to_dict("records")}, timeout=10)
     finally:

@@ -40,7 +40,7 @@ USES = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})\b", re
 GIT_ID = ["-c", "user.email=t@example.com", "-c", "user.name=t"]
 # The host's settings that must not leak into the job (a runner starts without them).
 DROP_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
-DROP_ENV_PREFIXES = ("MLFLOW_", "AWS_", "DVC_", "GITHUB_", "RUNNER_", "ACT_", "PYTEST_")
+DROP_ENV_PREFIXES = ("MLFLOW_", "AWS_", "DVC_", "GITHUB_", "RUNNER_", "ACT_", "PYTEST_", "MODEL_")
 STEP_RESULT = re.compile(
     r"^\[[^\]]+\]\s+\S+\s+(Success|Failure|Skipped)\s+-\s+(?:Main|Pre|Post)\s+(.+?)(?: \[[^\]]*\])?$"
 )
@@ -95,6 +95,39 @@ def fresh_clone(dest: Path, src: Path = REPO_ROOT, epochs: int | None = None) ->
         }
     )
     return Repo(dest, env)
+
+
+@dataclass(frozen=True)
+class CiKey:
+    """Stands in for the repository secret MODEL_SIGNING_KEY, whose public key is committed in
+    keys/trusted/ of every checkout that should load what CI signs (keys/README.md)."""
+
+    pem: str
+    public: object
+
+    @property
+    def secret(self) -> dict[str, str]:
+        """The workflow's secret, as ``run_act(secrets=...)`` takes it."""
+        return {"MODEL_SIGNING_KEY": self.pem}
+
+    def trusted_in(self, repo: Repo) -> Repo:
+        """Commit-equivalent: the public key in the checkout's keys/trusted/."""
+        from ml_model.signing import trust
+
+        trust(self.public, repo.root / "keys" / "trusted")
+        return repo
+
+
+def ci_key() -> CiKey:
+    """A fresh Ed25519 key pair for one workflow run."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return CiKey(pem, key.public_key())
 
 
 def local_repository_flags(workflow: Path) -> list[str]:

@@ -40,6 +40,31 @@ class Repo:
         """One of the copy's mlops/scripts, with the venv's interpreter."""
         return self.run(sys.executable, str(self.root / "mlops" / "scripts" / name), *args, timeout=timeout)
 
+    @property
+    def trust(self) -> dict[str, str]:
+        """The setting that makes another process trust what this copy signed (and the committed keys)."""
+        keys = self.root / "keys"
+        return {"MODEL_TRUSTED_KEYS": f"{keys / 'trusted'}{os.pathsep}{keys / 'local' / 'trusted'}"}
+
+    def verify(self, folder: Path) -> dict:
+        """``verify_manifest`` as this copy's own commands see it: its trusted keys, not ours."""
+        from ml_model.artifacts import verify_manifest
+
+        saved = os.environ.get("MODEL_TRUSTED_KEYS")
+        os.environ.update(self.trust)
+        try:
+            return verify_manifest(folder)
+        finally:
+            if saved is None:
+                os.environ.pop("MODEL_TRUSTED_KEYS")
+            else:
+                os.environ["MODEL_TRUSTED_KEYS"] = saved
+
+    def trust_signer(self, other: Repo) -> None:
+        """Trust what ``other`` signs, as an operator does by committing its key into keys/trusted/."""
+        for pub in (other.root / "keys" / "local" / "trusted").glob("*.pub"):
+            shutil.copyfile(pub, self.root / "keys" / "trusted" / pub.name)
+
     def dvc(self, *args: str) -> subprocess.CompletedProcess:
         """The venv's dvc, in the copy's mlops/ folder (where dvc.yaml is)."""
         return self.run(str(VENV_BIN / "dvc"), *args, cwd=self.root / "mlops")
@@ -64,6 +89,8 @@ def make_repo(dest: Path, rows: int = 3000, epochs: int | None = 3, seed: int = 
     dest.mkdir(parents=True)
     shutil.copytree(REPO_ROOT / "ml_model", dest / "ml_model", ignore=COPY_IGNORE)
     shutil.copytree(REPO_ROOT / "mlops", dest / "mlops", ignore=COPY_IGNORE)
+    # The committed trust list only: the copy makes its own signing key on first use, as a clone does.
+    shutil.copytree(REPO_ROOT / "keys" / "trusted", dest / "keys" / "trusted")
     (dest / ".dvc").mkdir()
     shutil.copy2(REPO_ROOT / ".dvc" / "config", dest / ".dvc" / "config")
     for name in (".gitignore", ".dvcignore"):
@@ -88,7 +115,8 @@ def make_repo(dest: Path, rows: int = 3000, epochs: int | None = 3, seed: int = 
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "OMP_NUM_THREADS": "2",
     }
-    env.pop("MLFLOW_TRACKING_URI", None)
+    for name in ("MLFLOW_TRACKING_URI", "MODEL_SIGNING_KEY", "MODEL_SIGNING_KEY_FILE", "MODEL_TRUSTED_KEYS"):
+        env.pop(name, None)
     repo = Repo(dest, env)
     for cmd in (
         ["git", "init", "-q"],

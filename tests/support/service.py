@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ml_model import gunicorn_conf
-from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, REPO_ROOT
+from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, ML_MODEL_DIR, REPO_ROOT, SIGNATURE_FILE
 from tests.support.ports import free_port, wait_http
 
 PY = sys.executable
@@ -21,11 +22,20 @@ PY = sys.executable
 class Service:
     """A real match-service process on a free port."""
 
-    def __init__(self, model_dir: Path, log_path: Path, stderr_path: Path, gunicorn: bool = False) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        log_path: Path,
+        stderr_path: Path,
+        gunicorn: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Start it and wait until it (and with ``gunicorn`` every worker) answers; ``env`` adds
+        settings (e.g. the trusted keys of the repository copy a candidate was signed in)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.prediction_log = log_path
-        env = {**os.environ, "PREDICTION_LOG": str(log_path), "MODEL_DIR": str(model_dir)}
+        env = {**os.environ, **(env or {}), "PREDICTION_LOG": str(log_path), "MODEL_DIR": str(model_dir)}
         if gunicorn:
             cmd = [  # the production settings (gevent workers), as scripts/serve.sh runs them
                 str(Path(PY).parent / "gunicorn"),
@@ -73,9 +83,18 @@ class Service:
 def copy_artifacts(dest: Path) -> Path:
     """A private copy of the production artifacts, for tests that tamper or promote."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in (*ARTIFACT_FILES, MANIFEST_FILE):
+    for name in (*ARTIFACT_FILES, SIGNATURE_FILE, MANIFEST_FILE):
         shutil.copy2(ML_MODEL_DIR / name, dest / name)
     return dest
+
+
+def write_signed_manifest(folder: Path, manifest: dict) -> None:
+    """Rewrite a set's manifest as its maker would: signed (with this machine's key), then written.
+    For tests that build a set on purpose; a tamperer has no trusted key."""
+    from ml_model.signing import sign_set
+
+    sign_set(folder, manifest)
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
 
 
 @contextlib.contextmanager

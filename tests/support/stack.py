@@ -1,16 +1,20 @@
-"""The scale-out stack (radosgw + PostgreSQL + mlflow server) run by mlops/infra/stack.sh, in a
-state folder of its own on free ports, and a repository copy pointed at it."""
+"""The scale-out stack (radosgw + PostgreSQL + mlflow server behind basic auth) run by
+mlops/infra/stack.sh, in a state folder of its own on free ports, and a repository copy pointed at it
+as one of the stack's MLflow accounts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from ml_model.common import file_digest
 from ml_model.paths import REPO_ROOT
@@ -22,15 +26,23 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 STACK = REPO_ROOT / "mlops" / "infra" / "stack.sh"
+CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
 
 @dataclass
 class Stack:
-    """One stack: its state folder, what `stack.sh env` exports, and the ports it was created with."""
+    """One stack: its state folder, what `stack.sh env` exports, and the ports it was created with.
+
+    ``outputs`` collects what the stack's commands and the tests' commands printed, ``seen_files``
+    what else they wrote (the leak check reads both); `stack.sh env`, the one command meant to print
+    a password, is not recorded."""
 
     state: Path
-    env: dict[str, str]  # what `stack.sh env` exports
+    env: dict[str, str]  # what `stack.sh env` exports: the reader account's
     ports: dict[str, int]
+    outputs: list[str] = field(default_factory=list)
+    accounts: dict[str, dict[str, str]] = field(default_factory=dict)
+    seen_files: list[Path] = field(default_factory=list)  # more files and folders for the leak check
 
     @classmethod
     def on_free_ports(cls, state: Path) -> Stack:
@@ -48,12 +60,55 @@ class Stack:
     ) -> subprocess.CompletedProcess:
         """`stack.sh <args>` on this stack's state folder."""
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in CREDENTIALS},
             "STACK_STATE_DIR": str(self.state),
             "STACK_PYTHON": sys.executable,
             **(extra or {}),
         }
-        return subprocess.run([str(STACK), *args], env=env, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([str(STACK), *args], env=env, capture_output=True, text=True, timeout=timeout)
+        return r if args[:1] == ("env",) else self.seen(r)
+
+    def seen(self, r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+        """Keep a command's output for the leak check; returns it unchanged."""
+        self.outputs.append(f"{r.args}\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def account(self, name: str) -> dict[str, str]:
+        """What `stack.sh env NAME` exports: the stack's settings with that MLflow account's credentials."""
+        if name not in self.accounts:
+            out = self.sh("env", name)
+            assert out.returncode == 0, out.stderr
+            self.accounts[name] = parse_env(out.stdout)
+        return self.accounts[name]
+
+    def passwords(self) -> dict[str, str]:
+        """Every MLflow account's password, from the stack's accounts file."""
+        lines = (self.state / "auth" / "accounts").read_text().splitlines()
+        return {n: pw for n, _, pw in (line.split() for line in lines if line and not line.startswith("#"))}
+
+    def uri_as(self, name: str) -> str:
+        """The tracking URI with an account's credentials in it (``http://user:password@host``), the
+        one setting a CI job that passes only MLFLOW_TRACKING_URI can carry them in."""
+        creds = self.account(name)
+        netloc = urlparse(self.uri).netloc
+        return f"http://{name}:{creds['MLFLOW_TRACKING_PASSWORD']}@{netloc}"
+
+    @contextlib.contextmanager
+    def credentials(self, name: str) -> Iterator[None]:
+        """This process's MLflow clients act as account ``name`` (MLflow reads the variables on each call)."""
+        saved = {k: os.environ.get(k) for k in CREDENTIALS}
+        creds = self.account(name)
+        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        for k in CREDENTIALS[:2]:
+            os.environ[k] = creds[k]
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     @property
     def uri(self) -> str:
@@ -144,12 +199,31 @@ def md5(path: Path) -> str:
     return file_digest(path, "md5")
 
 
-def sidecar_env(repo: Repo, stack: Stack) -> dict[str, str]:
-    """The copy's environment with the stack's variables, as a developer's shell would have them."""
-    env = {**repo.env, **stack.env}
-    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+def sidecar_env(repo: Repo, stack: Stack, account: str = "ci") -> dict[str, str]:
+    """The copy's environment with the stack's variables as `eval "$(stack.sh env ACCOUNT)"` gives
+    them in a developer's shell (``ci``: the pipeline's account)."""
+    env = {**repo.env, **stack.account(account)}
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "MLFLOW_TRACKING_TOKEN"):
         env.pop(k, None)
     return env
+
+
+def as_account(repo: Repo, stack: Stack, account: str) -> Repo:
+    """The same copy, its commands run as another MLflow account (e.g. ``promoter`` to promote)."""
+    return Repo(repo.root, sidecar_env(repo, stack, account))
+
+
+def leaks(secrets: dict[str, str], texts: Iterable[str], paths: Iterable[Path]) -> list[str]:
+    """Where any secret appears: ``"name in <what>"`` for each hit in a text or a file under a path."""
+    found = []
+    needles = {name: value.encode() for name, value in secrets.items()}
+    for i, text in enumerate(texts):
+        found += [f"{name} in output #{i}" for name, v in needles.items() if v in text.encode()]
+    for path in paths:
+        for f in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+            data = f.read_bytes()
+            found += [f"{name} in {f}" for name, v in needles.items() if v in data]
+    return found
 
 
 def point_dvc_at(repo: Repo, stack: Stack) -> None:

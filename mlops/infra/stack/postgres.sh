@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# PostgreSQL for stack.sh (sourced; uses its settings and helpers): MLflow's backend store. In a
-# file of its own because it is run unlike the Ceph daemons: pg_ctl starts and stops it (it forks
-# its own session), and as root it must run as the postgres user, in a folder that user can enter.
+# PostgreSQL for stack.sh (sourced; uses its settings and helpers): MLflow's backend store and the
+# basic-auth app's database. In a file of its own because it is run unlike the Ceph daemons: pg_ctl
+# starts and stops it (it forks its own session), and as root it must run as the postgres user, in
+# a folder that user can enter.
 # Its own cluster; socket in the data folder; local socket = trust (for set-up), TCP =
 # scram-sha-256 (the mlflow role has a password).
 
@@ -60,13 +61,18 @@ start_pg() {
         "${psql[@]}" -c "CREATE ROLE mlflow LOGIN PASSWORD '$PG_PASSWORD'" >/dev/null
         log "database role mlflow created"
     fi
-    if [[ $("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='mlflow'") != 1 ]]; then
-        "${psql[@]}" -c "CREATE DATABASE mlflow OWNER mlflow" >/dev/null
-        log "database mlflow created"
-    fi
+    # mlflow: runs and registry; mlflow_auth: the basic-auth app's accounts and grants, apart so
+    # neither schema's migrations ever meet the other's tables.
+    local db
+    for db in mlflow mlflow_auth; do
+        if [[ $("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$db'") != 1 ]]; then
+            "${psql[@]}" -c "CREATE DATABASE $db OWNER mlflow" >/dev/null
+            log "database $db created"
+        fi
+    done
     # libpq reads the password from here, so it is in no command line (ps shows the URI).
     umask 077
-    echo "$HOST:$PG_PORT:mlflow:mlflow:$PG_PASSWORD" >"$STATE/pgpass"
+    printf '%s\n' "$HOST:$PG_PORT:mlflow:mlflow:$PG_PASSWORD" "$HOST:$PG_PORT:mlflow_auth:mlflow:$PG_PASSWORD" >"$STATE/pgpass"
     umask 022
 }
 

@@ -105,3 +105,27 @@ def test_too_few_rows_give_no_verdict_and_an_empty_list_is_none() -> None:
     assert "| no | 0.0000 | none |" in summary_markdown(
         {}, {"drift": False, "drifted": 0.0}, {}, drift_report={"drifted_columns": []}
     )
+
+
+def test_the_signer_line_says_whether_production_trusts_the_key(tmp_path, monkeypatch) -> None:
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mlops.sidecar import job_summary
+    from tests.support.service import copy_artifacts
+
+    trusted = tmp_path / "trusted"
+    monkeypatch.setattr(job_summary, "TRUSTED_KEYS_DIR", trusted)
+    monkeypatch.setattr(job_summary, "_rel", lambda p: p.name)
+    cand = copy_artifacts(tmp_path / "v1")
+    from ml_model.signing import sign_set, trust
+
+    key = Ed25519PrivateKey.generate()
+    kid = sign_set(cand, key=key)
+    assert "does not hold: production elsewhere will refuse it" in job_summary.signer_line(cand)
+    trust(key.public_key(), trusted)
+    assert f"Signed by key `{kid}`, which production trusts" in job_summary.signer_line(cand)
+    (cand / "signature.json").unlink()
+    assert "The candidate is not signed" in job_summary.signer_line(cand)
+    assert json.loads((cand / "manifest.json").read_text())  # the set itself is untouched

@@ -16,6 +16,7 @@ from mlops.sidecar import promotion, swap
 from mlops.sidecar.promotion import PromotionError, candidate_dir, promote, rollback
 from mlops.sidecar.simulator import simulate
 from tests.mlops.sidecar.test_swap import _two_sets
+from tests.support.service import write_signed_manifest
 
 
 def with_probe(folder: Path) -> Path:
@@ -24,7 +25,7 @@ def with_probe(folder: Path) -> Path:
     predictions = load_model(folder).scorer.score(frame_columns(rows), len(rows))
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["probe"] = {"rows": json.loads(rows.to_json(orient="records")), "predictions": list(predictions)}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    write_signed_manifest(folder, manifest)
     return folder
 
 
@@ -63,8 +64,55 @@ def test_a_set_that_does_not_score_as_recorded_is_refused(
     cand = shutil.copytree(with_probe(new), tmp_path / "models" / "v_new")
     manifest = json.loads((cand / "manifest.json").read_text())
     manifest["probe"]["predictions"] = [p + 0.01 for p in manifest["probe"]["predictions"]]
-    (cand / "manifest.json").write_text(json.dumps(manifest))
+    write_signed_manifest(cand, manifest)  # signed, so only the probe can catch it
     before = verify_manifest(prod)["model_version"]
     with pytest.raises(PromotionError, match="does not load and score as trained"):
         promote("v_new", prod_dir=prod)
     assert verify_manifest(prod)["model_version"] == before
+
+
+def _candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, improved: bool) -> tuple[Path, Path]:
+    prod, new = _two_sets(tmp_path)
+    models = tmp_path / "models"
+    monkeypatch.setattr(promotion, "MODELS_DIR", models)
+    monkeypatch.setattr(swap, "ARCHIVE_DIR", models / "archive")
+    monkeypatch.setattr(promotion, "_tracking_client", lambda: None)  # a folder brought from elsewhere
+    manifest = json.loads((with_probe(new) / "manifest.json").read_text())
+    manifest["decision"] = {"improved": improved, "reason": "AUC +0.001 (needs +0.005)"}
+    write_signed_manifest(new, manifest)
+    return prod, shutil.copytree(new, models / "v_new")
+
+
+def test_a_rejected_candidate_is_refused_and_production_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod, _cand = _candidate(tmp_path, monkeypatch, improved=False)
+    before = {p.name: p.read_bytes() for p in prod.iterdir()}
+    for dry in (True, False):
+        with pytest.raises(
+            PromotionError, match=r"the gate's decision is 'rejected' \(AUC \+0\.001.*--force --reason"
+        ):
+            promote("v_new", dry_run=dry, prod_dir=prod)
+    assert {p.name: p.read_bytes() for p in prod.iterdir()} == before
+
+
+def test_force_with_a_reason_overrides_the_gate_and_the_archive_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod, _cand = _candidate(tmp_path, monkeypatch, improved=False)
+    plan = promote("v_new", prod_dir=prod, force_reason="hotfix for ticket 42")
+    assert verify_manifest(prod)["model_version"] == "v_new"
+    assert (
+        json.loads((Path(plan.archive) / "archive.json").read_text())["forced_reason"]
+        == "hotfix for ticket 42"
+    )
+    assert rollback(prod_dir=prod).incoming != "v_new"  # rollback restores the archived set as before
+
+
+def test_force_never_overrides_the_signature(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prod, cand = _candidate(tmp_path, monkeypatch, improved=True)
+    manifest = json.loads((cand / "manifest.json").read_text())
+    manifest["model_version"] = "v_forged"
+    (cand / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PromotionError, match=r"signature\.json: the signature by key .* does not match"):
+        promote("v_new", prod_dir=prod, force_reason="please")

@@ -12,7 +12,7 @@ from ml_model.artifacts import ManifestError, verify_manifest
 from ml_model.common import sha256_file
 from ml_model.paths import ARTIFACT_FILES
 from mlops.sidecar.swap import JOURNAL, STAGING, recover, swap_in
-from tests.support.service import copy_artifacts
+from tests.support.service import copy_artifacts, write_signed_manifest
 
 
 def _two_sets(tmp_path: Path) -> tuple[Path, Path]:
@@ -20,12 +20,12 @@ def _two_sets(tmp_path: Path) -> tuple[Path, Path]:
     new = copy_artifacts(tmp_path / "new")
     manifest = json.loads((new / "manifest.json").read_text())
     manifest["model_version"] = "v_new"
-    (new / "manifest.json").write_text(json.dumps(manifest))
-    for name in ARTIFACT_FILES:  # every artifact differs, re-vouched by the new manifest
+    manifest["decision"] = {"improved": True, "reason": "a test candidate the gate approved"}
+    for name in ARTIFACT_FILES:  # every artifact differs, re-vouched by the new, signed manifest
         with open(new / name, "ab") as fh:
             fh.write(b"\n")
         manifest["artifacts"][name] = sha256_file(new / name)
-    (new / "manifest.json").write_text(json.dumps(manifest))
+    write_signed_manifest(new, manifest)
     return prod, new
 
 
