@@ -93,25 +93,39 @@ def test_registry_model_scores_raw_rows_like_the_service(improved: Repo, tmp_pat
     np.testing.assert_allclose(from_registry, served.json()["predictions"], atol=1e-6, rtol=0)
 
 
+def _start_mlflow_serve(improved: Repo, tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """``mlflow models serve`` on a free port; a port taken between our pick and its bind (another
+    test on the other core) is tried again on a new one, anything else fails with the server's log."""
+    env = {**improved.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    for attempt in range(3):
+        port = free_port()
+        log_path = tmp_path / f"serve-{attempt}.log"
+        serve = f"models serve -m models:/{REGISTERED_MODEL}@challenger --env-manager local -h 127.0.0.1 -p {port}"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [mlflow, *serve.split()],
+                env=env,
+                cwd=improved.root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ping", proc, timeout=120)
+            return proc, port
+        except RuntimeError:
+            stop_group(proc)
+            text = log_path.read_text()
+            if "address already in use" not in text.lower():
+                raise AssertionError(text[-3000:]) from None
+    raise AssertionError("three ports were taken before mlflow models serve could bind one")
+
+
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_invocations_with_raw_fields(improved: Repo, tmp_path: Path) -> None:
-    port = free_port()
-    env = {**improved.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed below)
-    mlflow = str(Path(sys.executable).parent / "mlflow")
-    serve = (
-        f"models serve -m models:/{REGISTERED_MODEL}@challenger --env-manager local -h 127.0.0.1 -p {port}"
-    )
-    proc = subprocess.Popen(
-        [mlflow, *serve.split()],
-        env=env,
-        cwd=improved.root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc, port = _start_mlflow_serve(improved, tmp_path)
     try:
-        wait_http(f"http://127.0.0.1:{port}/ping", proc, timeout=120)
         body = {"dataframe_split": json.loads(ROWS.head(20).to_json(orient="split", index=False))}
         r = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=30)
         assert r.status_code == 200, r.text
@@ -126,4 +140,3 @@ def test_mlflow_models_serve_answers_invocations_with_raw_fields(improved: Repo,
         assert refused.status_code == 400 and "urgency" in refused.text
     finally:
         stop_group(proc)
-        log.close()
