@@ -27,6 +27,19 @@ def _private_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         os.environ["MLFLOW_TRACKING_URI"] = old
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored() -> Iterator[None]:
+    """MLflow's ``set_tracking_uri``/``set_registry_uri`` also write MLFLOW_TRACKING_URI and
+    MLFLOW_REGISTRY_URI into os.environ, so a test that configures MLflow in-process would point every
+    later subprocess of this worker (``mlflow models serve``) at its store; each test gets its own."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for k in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        if k not in saved:
+            del os.environ[k]
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with running_service(tmp_path_factory.mktemp("service")) as svc:

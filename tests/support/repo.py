@@ -115,7 +115,13 @@ def make_repo(dest: Path, rows: int = 3000, epochs: int | None = 3, seed: int = 
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "OMP_NUM_THREADS": "2",
     }
-    for name in ("MLFLOW_TRACKING_URI", "MODEL_SIGNING_KEY", "MODEL_SIGNING_KEY_FILE", "MODEL_TRUSTED_KEYS"):
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        "MODEL_SIGNING_KEY",
+        "MODEL_SIGNING_KEY_FILE",
+        "MODEL_TRUSTED_KEYS",
+    ):
         env.pop(name, None)
     repo = Repo(dest, env)
     for cmd in (
