@@ -42,6 +42,7 @@ from ml_model.paths import (
 )
 from ml_model.schema import CATEGORICAL, FEATURES, LABEL, SchemaError
 from ml_model.signing import sign_set
+from ml_model.synthetic import contract_rows
 
 log = logging.getLogger(__name__)
 
@@ -177,20 +178,20 @@ def library_versions() -> dict[str, str]:
 
 
 PROBE_ROWS = 32
+PROBE_SEED = 20260
 
 
-def probe_record(trained: Trained, rows: pd.DataFrame) -> dict[str, Any]:
+def probe_record(trained: Trained) -> dict[str, Any]:
     """A fixed batch and what the trained network (through Keras) says of it: promotion later loads
     the set the service's way and must get the same numbers, so a set whose bytes were swapped and
-    re-vouched, or that does not load, is refused before it reaches production."""
-    rows = rows[list(FEATURES)].head(PROBE_ROWS).reset_index(drop=True)
+    re-vouched, or that does not load, is refused before it reaches production. The rows are made
+    up within the contract (``synthetic``): a manifest travels, and must not carry a client's case."""
+    rows = contract_rows(PROBE_ROWS, PROBE_SEED)
     records = json.loads(rows.to_json(orient="records"))
     return {"rows": records, "predictions": [float(p) for p in predict_keras(trained, rows)], "atol": 1e-5}
 
 
-def save_artifacts(
-    out_dir: Path, trained: Trained, info: dict[str, Any], probe_rows: pd.DataFrame | None = None
-) -> dict[str, Any]:
+def save_artifacts(out_dir: Path, trained: Trained, info: dict[str, Any]) -> dict[str, Any]:
     """Write the three artifacts, the signature, then the manifest that vouches for them (last, so a
     crash part-way leaves a set that fails verification rather than one that loads wrongly)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,8 +208,7 @@ def save_artifacts(
         },
         "libraries": library_versions(),
     }
-    if probe_rows is not None:
-        manifest["probe"] = probe_record(trained, probe_rows)
+    manifest["probe"] = probe_record(trained)
     sign_set(out_dir, manifest)
     atomic_write_json(out_dir / MANIFEST_FILE, manifest)
     return manifest
@@ -253,7 +253,7 @@ def run(data: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
         "train_config": config.as_dict(),
         "metrics": metrics,
     }
-    manifest = save_artifacts(out_dir, trained, info, probe_rows=test_df)
+    manifest = save_artifacts(out_dir, trained, info)
     log.info("Saved model %s to %s in %.1f s.", manifest["model_version"], out_dir, time.perf_counter() - t0)
     return manifest
 

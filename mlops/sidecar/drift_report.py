@@ -86,10 +86,28 @@ def header_html(result: dict[str, Any]) -> str:
         f"<header id='legalaid-verdict' role='banner' style='{_STYLE.format(color=_COLORS[word])}'>"
         f"<h1 style='margin:0 0 8px;font-size:24px;color:{_COLORS[word]}'>Drift verdict: {word}</h1>"
         f"<ul style='margin:0 0 12px'>{items}</ul><table>{table}</table>"
-        "<p style='margin:12px 0 0;font-size:13px'>Below: Evidently's drift score for every column. Its "
-        "tests carry the rule: the share of drifted columns, each key feature and, when the current rows "
-        "are labelled, production's ROC AUC. The verdict above is the monitor's (monitor_model.py), the "
-        "same as its JSON report and log.</p></header>"
+        f"<p style='margin:12px 0 0;font-size:13px'>{_BELOW if result['enough_data'] else _FEW_ROWS}</p></header>"
+    )
+
+
+_BELOW = (
+    "Below: Evidently's drift score for every column. Its tests carry the rule: the share of drifted "
+    "columns, each key feature and, when the current rows are labelled, production's ROC AUC. The "
+    "verdict above is the monitor's (monitor_model.py), the same as its JSON report and log."
+)
+_FEW_ROWS = (
+    "Evidently's column plots are left out of this report: below the rule's minimum rows they would "
+    "show individual clients' answers (its time plot averages about 1/150 of the rows per point). "
+    "The column scores are in the JSON report beside this page; collect more rows for a verdict."
+)
+
+
+def few_rows_page(result: dict[str, Any]) -> str:
+    """A NO VERDICT report: our header alone, because Evidently's per-point plots of a small window
+    are close to the raw rows (see README "What the drift report contains")."""
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(page_title(result))}</title></head><body>{header_html(result)}</body></html>"
     )
 
 
@@ -118,7 +136,10 @@ def write_report(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
     """The HTML (our header on Evidently's page) and our JSON beside it, each written atomically."""
     ts = result["timestamp"]
     html_path = out_dir / f"{REPORT_PREFIX}{ts}.html"
-    page = with_header(snapshot.get_html_str(as_iframe=False), result)
+    if result["enough_data"]:
+        page = with_header(snapshot.get_html_str(as_iframe=False), result)
+    else:
+        page = few_rows_page(result)
     atomic_write_text(html_path, page)
     atomic_write_json(out_dir / f"{REPORT_PREFIX}{ts}.json", result)
     return html_path

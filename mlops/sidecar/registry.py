@@ -12,8 +12,6 @@ import contextlib
 import logging
 from typing import Any
 
-import pandas as pd
-
 from ml_model.artifacts import LoadedModel, read_manifest
 from ml_model.paths import ML_MODEL_DIR
 from mlops.mlflow_setup import TrackingUnavailable, configure
@@ -160,7 +158,7 @@ def move_champion(manifest: dict[str, Any]) -> str:
     return "the production model is not in the registry; alias 'champion' removed"
 
 
-def ensure_champion(mlflow: Any, production: LoadedModel, rows: pd.DataFrame) -> None:
+def ensure_champion(mlflow: Any, production: LoadedModel) -> None:
     """Register production as ``champion`` when the registry has none, so from the first run a reviewer
     compares ``challenger`` with what is served, and a rollback has a version to point back at.
 
@@ -181,18 +179,18 @@ def ensure_champion(mlflow: Any, production: LoadedModel, rows: pd.DataFrame) ->
                     "Production changed since it was loaded: registering it as champion is left for next time."
                 )
                 return
-            register_production(mlflow, production, rows)
+            register_production(mlflow, production)
     except Busy:
         log.warning(
             "A promotion is running: registering production as champion is left for the next retrain."
         )
 
 
-def register_production(mlflow: Any, production: LoadedModel, rows: pd.DataFrame) -> None:
+def register_production(mlflow: Any, production: LoadedModel) -> None:
     """Log ``ml_model/`` as it is served, register it, and give it alias ``champion`` (see above)."""
     version = production.version
     with mlflow_run(mlflow, f"production_{version}", {"kind": "production", "model_version": version}):
-        logged = log_servable(mlflow, ML_MODEL_DIR, production, rows)
+        logged = log_servable(mlflow, ML_MODEL_DIR, production)
     mv = mlflow.register_model(logged.model_uri, REGISTERED_MODEL, tags={"model_version": version})
     client = mlflow.tracking.MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL, "champion", mv.version)

@@ -90,7 +90,7 @@ def train_and_score(inputs: Inputs, staging: Path, version: str, timer: Timer) -
     with timer("training"):
         trained = train(inputs.train_df, inputs.params.train, verbose=2)
     with timer("scoring"):
-        save_artifacts(staging, trained, {"model_version": version}, probe_rows=inputs.test_df)
+        save_artifacts(staging, trained, {"model_version": version})
         model = load_model(staging)
         candidate = metrics_of(model, inputs.test_df)
         prod = metrics_of(inputs.production, inputs.test_df)
@@ -171,7 +171,7 @@ def retrain(
     with timer("importing MLflow"):
         mlflow = configure()
         repair_registry(mlflow)
-        ensure_champion(mlflow, inputs.production, inputs.test_df)
+        ensure_champion(mlflow, inputs.production)
     ts = timestamp()
     STAGING_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{model_version(ts)}.", dir=STAGING_DIR))

@@ -86,7 +86,7 @@ def log_run(
     with tempfile.TemporaryDirectory() as tmp:
         auc_plot(scores.equity, Path(tmp) / "auc_by_group.png")
         mlflow.log_artifact(str(Path(tmp) / "auc_by_group.png"), "plots")
-    return log_servable(mlflow, staging, scores.model, inputs.test_df)
+    return log_servable(mlflow, staging, scores.model)
 
 
 def _register_challenger(mlflow: Any, record: RetrainRecord, logged: Any) -> Any:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ml_model.artifacts import LoadedModel
 from ml_model.features import frame_columns
-from ml_model.schema import FEATURES
+from ml_model.synthetic import contract_rows
 from ml_model.train_model import library_versions
 
 PINNED = ("mlflow", "numpy", "pandas", "scikit-learn", "h5py", "joblib")
@@ -28,13 +28,21 @@ class _NotOurPickle(logging.Filter):
         return not record.getMessage().startswith("Passing a Python object as `python_model`")
 
 
-def log_servable(mlflow: Any, folder: Path, model: LoadedModel, rows: pd.DataFrame) -> Any:
-    """The artifact set in ``folder`` as a pyfunc model on the 14 raw fields, into the active run."""
+EXAMPLE_ROWS = 200
+EXAMPLE_SEED = 20261
+
+
+def log_servable(mlflow: Any, folder: Path, model: LoadedModel) -> Any:
+    """The artifact set in ``folder`` as a pyfunc model on the 14 raw fields, into the active run.
+
+    The signature is inferred from, and the input example MLflow stores (``input_example.json``,
+    ``serving_input_example.json``) taken from, made-up rows within the contract: a registered
+    model is shared, so it must not carry a client's case."""
     from mlflow.models import infer_signature
 
     from mlops.pyfunc_model import LawyerMatchModel, artifact_paths
 
-    example = rows[list(FEATURES)].head(200).reset_index(drop=True)
+    example = contract_rows(EXAMPLE_ROWS, EXAMPLE_SEED)
     preds = pd.Series(model.scorer.score(frame_columns(example), len(example)), name="match_probability")
     # Pinned requirements: without them MLflow infers them by loading the model in a subprocess.
     libs = {**library_versions(), "mlflow": mlflow.__version__}
