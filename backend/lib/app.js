@@ -9,6 +9,9 @@ const { MatchServiceError } = require('./matchService');
 const { originOf, buildCandidates, mergeRanking, withReasons } = require('./match');
 const { CONTRACT } = require('./vocab');
 const { createOutcomeStore, OutcomeError, OutcomeFieldError, DuplicateMatchError } = require('./outcomes');
+const { retryBusy, isBusy, DatabaseBusyError } = require('./busy');
+const { createUnstoredLog } = require('./unstored');
+const { unstoredPathFrom } = require('./db');
 
 const DEFAULT_STATIC_DIR = path.join(__dirname, '..', '..', 'src');
 
@@ -50,6 +53,15 @@ function outcomeAuth(token) {
   };
 }
 
+/** A match the service scored that could not be stored (not busy): 503 + Retry-After too. */
+class MatchNotStoredError extends Error {
+  constructor(cause) {
+    super('the match could not be stored');
+    this.name = 'MatchNotStoredError';
+    this.cause = cause;
+  }
+}
+
 /**
  * @param {object} deps
  * @param {ReturnType<import('./db').openDirectory>} deps.directory
@@ -58,12 +70,21 @@ function outcomeAuth(token) {
  * @param {string} [deps.outcomesToken]  bearer token for POST /api/outcomes; unset: that endpoint answers 503
  * @param {string} [deps.staticDir]   folder served at / (the web page)
  * @param {string} [deps.bodyLimit]   largest accepted JSON body
+ * @param {{retries?: number, delayMs?: number, retryAfterS?: number, onRetry?: Function}} [deps.busy]  a busy
+ *   database: writes are retried `retries` times, delayMs apart (doubling), then 503 with
+ *   Retry-After: retryAfterS; onRetry(attempt, err) is told of each retry
+ * @param {string} [deps.unstoredPath]  where matches that could not be stored are kept (lib/unstored.js);
+ *   default unstored_matches.jsonl beside the database (UNSTORED_MATCHES_PATH)
  * @param {(line: string) => void} [deps.log]
  */
 function createApp({
   directory, matchClient, outcomes = createOutcomeStore(directory.db), outcomesToken,
-  staticDir = DEFAULT_STATIC_DIR, bodyLimit = '16kb', log = (l) => console.error(l),
+  staticDir = DEFAULT_STATIC_DIR, bodyLimit = '16kb', busy = {},
+  unstoredPath = unstoredPathFrom(process.env, directory.path), log = (l) => console.error(l),
 }) {
+  const { retries = 3, delayMs = 25, retryAfterS = 1, onRetry } = busy;
+  const unstored = createUnstoredLog(unstoredPath, { log });
+  const whileBusy = (fn) => retryBusy(fn, { retries, delayMs, onRetry });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -113,15 +134,30 @@ function createApp({
     if (warnings) log(`match service warnings for ${prediction_id}: ${JSON.stringify(warnings).slice(0, 500)}`);
     const shown = withReasons(mergeRanking(ranking, profiles, distances, limit), caseFields, lawyers);
     // Keep which lawyers this match showed (only those returned), so outcomes can refer to them.
+    // If that fails, the client is not shown the match (503: it retries, a new prediction), and
+    // the match goes to the unstored file: the service logged it, so it is not lost silently.
+    const createdAt = new Date().toISOString();
+    const lawyerRows = shown.map((l) => ({ lawyer_id: l.id, match_probability: l.match_probability }));
     try {
-      outcomes.recordMatch(prediction_id, model_version,
-        shown.map((l) => ({ lawyer_id: l.id, match_probability: l.match_probability })));
+      await whileBusy(() => outcomes.recordMatch(prediction_id, model_version, lawyerRows, createdAt));
     } catch (err) {
+      const reason = err instanceof DuplicateMatchError ? 'duplicate_match_id'
+        : err instanceof DatabaseBusyError ? 'database_busy' : 'storage_failed';
+      unstored.write({
+        match_id: prediction_id,
+        model_version,
+        created_at: createdAt,
+        reason,
+        error: String(err.message).slice(0, 300),
+        lawyers: lawyerRows.map((l, i) => ({ lawyer_id: l.lawyer_id, rank: i + 1, match_probability: l.match_probability })),
+      });
       if (err instanceof DuplicateMatchError) {
         throw new MatchServiceError('bad_response', 'the match service returned an invalid response',
           `prediction_id ${prediction_id} was already used by an earlier match`);
       }
-      throw err;
+      if (err instanceof DatabaseBusyError) throw err;
+      log(`storing match ${prediction_id} failed: ${err && err.stack ? err.stack : err}`);
+      throw new MatchNotStoredError(err);
     }
     const t3 = performance.now();
     // Where the time went, for the benchmark and the browser's network panel.
@@ -139,10 +175,10 @@ function createApp({
   });
 
   // What happened after a match for one shown lawyer; recorded by an intake worker (see outcomeAuth).
-  api.post('/outcomes', (req, res) => {
+  api.post('/outcomes', async (req, res) => {
     const now = Date.now();
     const parsed = parseOutcomeRequest(req.body, now);
-    const { status, record } = outcomes.recordOutcome(parsed, new Date(now).toISOString());
+    const { status, record } = await whileBusy(() => outcomes.recordOutcome(parsed, new Date(now).toISOString()));
     res.status(status).json(record);
   });
 
@@ -155,6 +191,17 @@ function createApp({
     }
     if (err instanceof OutcomeError) {
       return res.status(err.status).json({ error: err.message, field: err.field, ...err.extra });
+    }
+    // Another connection holds the write lock (a backup, an erasure, a long export ...): the
+    // client may simply try again shortly.
+    if (err instanceof DatabaseBusyError || isBusy(err)) {
+      log(`database busy on ${req.method} ${req.originalUrl}: ${err.cause ? err.cause.message : err.message}`);
+      res.set('Retry-After', String(retryAfterS));
+      return res.status(503).json({ error: 'the database is busy; please try again shortly', reason: 'database_busy' });
+    }
+    if (err instanceof MatchNotStoredError) {
+      res.set('Retry-After', String(retryAfterS));
+      return res.status(503).json({ error: 'the match could not be stored; please try again shortly', reason: 'storage_failed' });
     }
     if (err instanceof MatchServiceError) {
       log(`match service ${err.kind}: ${err.message}${err.detail ? ` (${err.detail})` : ''}`);

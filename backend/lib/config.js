@@ -1,6 +1,8 @@
 'use strict';
 // Settings from the environment, checked once at start.
 
+const { dbPathFrom, unstoredPathFrom } = require('./db');
+
 function intFrom(env, name, fallback, min, max) {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -30,9 +32,19 @@ function loadConfig(env = process.env) {
     port: intFrom(env, 'PORT', 5000, 0, 65535),
     mlServiceUrl: env.ML_SERVICE_URL || 'http://127.0.0.1:8000',
     mlTimeoutMs: intFrom(env, 'ML_TIMEOUT_MS', 2000, 1, 60000),
-    dbPath: env.DB_PATH || undefined, // undefined: lib/db.js's default, backend/var/lawyers.db
+    dbPath: dbPathFrom(env), // backend/var/lawyers.db; a relative DB_PATH is from backend/
     bodyLimit: env.BODY_LIMIT || '16kb',
     outcomesToken: tokenFrom(env, 'OUTCOMES_TOKEN'),
+    // A statement waits this long for another connection's write lock, blocking the event loop
+    // meanwhile (better-sqlite3 is synchronous); then the request retries asynchronously,
+    // dbBusyRetries times, dbBusyRetryDelayMs apart (doubling), and finally answers 503 with
+    // Retry-After: dbBusyRetryAfterS.
+    dbBusyTimeoutMs: intFrom(env, 'DB_BUSY_TIMEOUT_MS', 5, 0, 50),
+    dbBusyRetries: intFrom(env, 'DB_BUSY_RETRIES', 3, 0, 10),
+    dbBusyRetryDelayMs: intFrom(env, 'DB_BUSY_RETRY_DELAY_MS', 25, 1, 1000),
+    dbBusyRetryAfterS: intFrom(env, 'DB_BUSY_RETRY_AFTER_S', 1, 1, 3600),
+    // Matches the service scored that could not be stored (lib/unstored.js); beside the database.
+    unstoredPath: unstoredPathFrom(env),
   };
 }
 

@@ -9,9 +9,60 @@ const fs = require('node:fs');
 const path = require('node:path');
 const Database = require('better-sqlite3');
 
-const MIGRATIONS_DIR = path.join(__dirname, '..', 'migrations');
-const SEED_FILE = path.join(__dirname, '..', 'data', 'lawyers.json');
-const DEFAULT_DB_PATH = path.join(__dirname, '..', 'var', 'lawyers.db');
+const BACKEND_DIR = path.join(__dirname, '..');
+const MIGRATIONS_DIR = path.join(BACKEND_DIR, 'migrations');
+const SEED_FILE = path.join(BACKEND_DIR, 'data', 'lawyers.json');
+
+// Where the client data lives: the one place these paths are resolved (the server, the npm
+// scripts and ../../scripts/privacy.py follow the same rules). A relative setting is taken from
+// the backend folder (backend/), whatever folder the command was started in.
+const DEFAULT_DB_PATH = path.join(BACKEND_DIR, 'var', 'lawyers.db');
+const DEFAULT_EXPORT_DIR = path.join(BACKEND_DIR, 'var', 'exports');
+const UNSTORED_FILE_NAME = 'unstored_matches.jsonl';
+// Client data files are 0600 in 0700 folders, made so when created (never chmod afterwards).
+const PRIVATE_FILE_MODE = 0o600;
+const PRIVATE_DIR_MODE = 0o700;
+// How long a statement waits for another connection's lock while the database is being opened
+// and migrated (before the server listens, so blocking is harmless then).
+const OPEN_BUSY_TIMEOUT_MS = 5000;
+
+const fromBackend = (p) => (p === ':memory:' ? p : path.resolve(BACKEND_DIR, p));
+
+/** DB_PATH (default backend/var/lawyers.db), absolute. */
+function dbPathFrom(env = process.env) {
+  return env.DB_PATH ? fromBackend(env.DB_PATH) : DEFAULT_DB_PATH;
+}
+
+/** OUTCOME_EXPORT_DIR (default backend/var/exports), absolute: where export-outcomes writes by default. */
+function exportDirFrom(env = process.env) {
+  return env.OUTCOME_EXPORT_DIR ? fromBackend(env.OUTCOME_EXPORT_DIR) : DEFAULT_EXPORT_DIR;
+}
+
+/**
+ * UNSTORED_MATCHES_PATH (default unstored_matches.jsonl beside the database), absolute: matches the
+ * service scored that the backend could not store (see lib/unstored.js).
+ */
+function unstoredPathFrom(env = process.env, dbPath = dbPathFrom(env)) {
+  if (env.UNSTORED_MATCHES_PATH) return fromBackend(env.UNSTORED_MATCHES_PATH);
+  const dir = dbPath === ':memory:' ? path.dirname(DEFAULT_DB_PATH) : path.dirname(fromBackend(dbPath));
+  return path.join(dir, UNSTORED_FILE_NAME);
+}
+
+/** mkdir -p with every folder it creates 0700 (folders that already exist are left as they are). */
+function makePrivateDir(dir) {
+  fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/** A warning when an existing file or folder can be read by others than its owner, else null. */
+function exposureOf(file) {
+  let st;
+  try { st = fs.statSync(file); } catch { return null; }
+  if ((st.mode & 0o077) === 0) return null;
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+  return st.isDirectory()
+    ? `folder ${file} is mode ${mode}: other users can list it; keep the database in a folder of its own, mode 0700`
+    : `${file} is mode ${mode}: other users can read it; chmod 600 ${file}`;
+}
 
 function listMigrations(dir = MIGRATIONS_DIR) {
   return fs.readdirSync(dir)
@@ -93,17 +144,39 @@ function toProfile(row) {
 }
 
 /**
+ * Create the database file 0600 (and its folders 0700) if it does not exist yet. SQLite gives its
+ * -wal and -shm files the database file's mode, so they are 0600 from their creation too.
+ */
+function createPrivateDatabaseFile(file) {
+  makePrivateDir(path.dirname(file));
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, PRIVATE_FILE_MODE));
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+  }
+}
+
+/**
  * Open (creating, migrating and seeding if needed) the directory at dbPath.
  * Returns a small repository object whose statements are prepared once here.
+ *
+ * busyTimeoutMs: how long a statement waits for another connection's write lock once open.
+ * better-sqlite3 is synchronous, so that wait blocks Node's event loop: keep it at a few ms and
+ * retry asynchronously instead (lib/busy.js). WAL mode lets readers go on while another
+ * connection writes, so only writes ever wait.
  */
-function openDirectory(dbPath = process.env.DB_PATH || DEFAULT_DB_PATH, { seedFile = SEED_FILE } = {}) {
-  if (dbPath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
-  const db = new Database(dbPath);
+function openDirectory(dbPath = dbPathFrom(), { seedFile = SEED_FILE, busyTimeoutMs = 5 } = {}) {
+  const file = fromBackend(dbPath);
+  if (file !== ':memory:') createPrivateDatabaseFile(file);
+  const db = new Database(file);
+  db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 2000');
   const migrated = migrate(db);
   const seeded = seed(db, seedFile);
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  const warnings = file === ':memory:' ? []
+    : [exposureOf(path.dirname(file)), exposureOf(file)].filter(Boolean);
 
   const stmts = {
     list: db.prepare(`${SELECT_PROFILE} ${FILTER} ORDER BY l.id LIMIT @limit OFFSET @offset`),
@@ -125,9 +198,11 @@ function openDirectory(dbPath = process.env.DB_PATH || DEFAULT_DB_PATH, { seedFi
 
   return {
     db,
-    path: dbPath,
+    path: file,
     migrated,
     seeded,
+    /** Modes that let other users read the data (a database made before files were private). */
+    warnings,
     /** One page of the directory, filtered; { total, lawyers }. */
     list(f = {}, { limit = 20, offset = 0 } = {}) {
       const params = filters(f);
@@ -164,4 +239,8 @@ function openDirectory(dbPath = process.env.DB_PATH || DEFAULT_DB_PATH, { seedFi
   };
 }
 
-module.exports = { openDirectory, migrate, seed, listMigrations, DEFAULT_DB_PATH };
+module.exports = {
+  openDirectory, migrate, seed, listMigrations, makePrivateDir, exposureOf,
+  dbPathFrom, exportDirFrom, unstoredPathFrom,
+  BACKEND_DIR, DEFAULT_DB_PATH, DEFAULT_EXPORT_DIR, UNSTORED_FILE_NAME, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE,
+};

@@ -5,7 +5,7 @@
 
 const { OUTCOME_LABELS } = require('./vocab');
 
-/** An API error with an HTTP status other than 400 (404 unknown match or pair, 409 conflict). */
+/** An API error with an HTTP status other than 400 (404 unknown match or pair, 409 conflict); extra joins the body. */
 class OutcomeError extends Error {
   constructor(status, field, message, extra = {}) {
     super(message);
@@ -86,10 +86,15 @@ function createOutcomeStore(db) {
 
   /**
    * Record an outcome (a parsed POST /api/outcomes body) at nowIso. Returns { status, record }:
-   * 201 first record; 200 a repeat (nothing written) or an applied correction. Throws OutcomeError
-   * (404 unknown match or a lawyer not shown in it, 409 a different outcome without correction) or
-   * OutcomeFieldError (occurred_at before the match). One transaction: two requests for the same
-   * pair cannot both insert.
+   * 201 the first record of a pair; 200 a request identical to what is stored (nothing written:
+   * safe to retry) or an applied change. A change (another outcome, occurred_at or note) applies
+   * only if req.previousOutcome names the outcome stored now: a replay of an older correction then
+   * finds another outcome stored and changes nothing. Throws OutcomeError (404 unknown match or a
+   * lawyer not shown in it; 409 previous_outcome missing or not the stored one, naming it) or
+   * OutcomeFieldError (occurred_at before the match). One IMMEDIATE transaction: it takes the
+   * write lock before reading, so two requests for the same pair cannot both act on what they
+   * read, and a busy database is met at the start, where SQLite's busy timeout applies, not half
+   * way (lib/busy.js then retries the whole call).
    */
   const recordOutcome = db.transaction((req, nowIso) => {
     const match = stmts.match.get(req.matchId);
@@ -100,8 +105,14 @@ function createOutcomeStore(db) {
     if (req.occurredAt !== undefined && Date.parse(req.occurredAt) < Date.parse(match.created_at)) {
       throw new OutcomeFieldError('occurred_at', `is before the match (created at ${match.created_at})`);
     }
+    const pair = `lawyer ${req.lawyerId} in match ${req.matchId}`;
     const existing = stmts.outcome.get(req.matchId, req.lawyerId);
     if (!existing) {
+      if (req.previousOutcome !== undefined && req.previousOutcome !== null) {
+        throw new OutcomeError(409, 'previous_outcome',
+          `no outcome is recorded for ${pair}, but previous_outcome says "${req.previousOutcome}"; ` +
+          'send the first record without previous_outcome', { stored_outcome: null, existing: null });
+      }
       stmts.insertOutcome.run({
         match_id: req.matchId,
         lawyer_id: req.lawyerId,
@@ -113,14 +124,8 @@ function createOutcomeStore(db) {
       });
       return { status: 201, record: toRecord(stmts.outcome.get(req.matchId, req.lawyerId)) };
     }
-    if (!req.correction) {
-      // A repeat of the stored outcome is idempotent: the stored record stands as it is.
-      if (existing.outcome === req.outcome) return { status: 200, record: toRecord(existing) };
-      throw new OutcomeError(409, 'outcome',
-        `an outcome is already recorded for lawyer ${req.lawyerId} in match ${req.matchId}: "${existing.outcome}"; ` +
-        'send "correction": true to replace it', { existing: toRecord(existing) });
-    }
-    // A correction: fields not sent keep their stored values; if nothing changes, nothing is written.
+    // Fields not sent keep their stored values; a request that changes nothing writes nothing,
+    // whatever its previous_outcome (the retry of a correction that was applied, say).
     const next = {
       match_id: req.matchId,
       lawyer_id: req.lawyerId,
@@ -133,17 +138,31 @@ function createOutcomeStore(db) {
     if (next.outcome === existing.outcome && next.occurred_at === existing.occurred_at && next.note === existing.note) {
       return { status: 200, record: toRecord(existing) };
     }
+    if (req.previousOutcome !== existing.outcome) {
+      const changes = [next.outcome !== existing.outcome ? 'outcome' : null,
+        next.occurred_at !== existing.occurred_at ? 'occurred_at' : null,
+        next.note !== existing.note ? 'note' : null].filter(Boolean).join(', ');
+      const said = req.previousOutcome === undefined || req.previousOutcome === null
+        ? 'the request does not say which outcome it corrects'
+        : `previous_outcome is "${req.previousOutcome}"`;
+      throw new OutcomeError(409, 'previous_outcome',
+        `the stored outcome for ${pair} is "${existing.outcome}" and ${said}; to change its ${changes}, ` +
+        `send "previous_outcome": "${existing.outcome}" (nothing was changed)`,
+        { stored_outcome: existing.outcome, existing: toRecord(existing) });
+    }
     stmts.archive.run(nowIso, req.matchId, req.lawyerId);
     stmts.replace.run(next);
     return { status: 200, record: toRecord(stmts.outcome.get(req.matchId, req.lawyerId)) };
   });
 
+  // IMMEDIATE: take the write lock first, so SQLite's busy timeout applies (a deferred transaction
+  // that read first and then finds the lock taken fails at once, without waiting).
   return {
     recordMatch(matchId, modelVersion, shown, createdAt = new Date().toISOString()) {
-      recordMatch(matchId, modelVersion, shown, createdAt);
+      recordMatch.immediate(matchId, modelVersion, shown, createdAt);
     },
     recordOutcome(req, nowIso = new Date().toISOString()) {
-      return recordOutcome(req, nowIso);
+      return recordOutcome.immediate(req, nowIso);
     },
     /** The stored match with its shown lawyers, best first, or null. */
     getMatch(matchId) {

@@ -135,17 +135,20 @@ function parseIsoTime(text, { allowDate = false } = {}) {
   return utc.getTime() - offsetMin * 60000;
 }
 
-const OUTCOME_FIELDS = Object.freeze(['match_id', 'lawyer_id', 'outcome', 'occurred_at', 'correction', 'note']);
+const OUTCOME_FIELDS = Object.freeze(['match_id', 'lawyer_id', 'outcome', 'previous_outcome', 'occurred_at', 'correction', 'note']);
 const OUTCOME_FUTURE_SLACK_MS = 5 * 60 * 1000;
 const NOTE_MAX_CHARS = 500;
 const absent = (v) => v === undefined || v === null;
 
 /**
  * POST /api/outcomes body: match_id (32 hex), lawyer_id (integer, as shown), outcome, optionally
+ * previous_outcome (the outcome stored now, which a change must name; null: none yet),
  * occurred_at (ISO 8601 with a time zone; default now; at most 5 minutes ahead of nowMs),
- * correction (boolean) and note (string of at most 500 characters). Any other field is refused.
- * Returns { matchId, lawyerId, outcome, occurredAt, correction, note } with occurredAt normalised
- * to UTC (toISOString) or undefined, and note undefined when not given ('' clears it).
+ * correction (boolean; accepted from older clients, changes nothing: previous_outcome decides) and
+ * note (string of at most 500 characters). Any other field is refused.
+ * Returns { matchId, lawyerId, outcome, previousOutcome, occurredAt, correction, note } with
+ * previousOutcome undefined when not sent, occurredAt normalised to UTC (toISOString) or
+ * undefined, and note undefined when not given ('' clears it).
  */
 function parseOutcomeRequest(body, nowMs = Date.now()) {
   if (!isObject(body)) throw new ValidationError('body', 'must be a JSON object (Content-Type: application/json)');
@@ -161,6 +164,10 @@ function parseOutcomeRequest(body, nowMs = Date.now()) {
   }
   const lawyerId = number(body, 'lawyer_id', { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
   const outcome = category(body, 'outcome', OUTCOMES);
+  const previousOutcome = body.previous_outcome;
+  if (!(previousOutcome === undefined || previousOutcome === null || OUTCOMES.includes(previousOutcome))) {
+    throw new ValidationError('previous_outcome', `must be the outcome stored now, one of ${OUTCOMES.join(', ')} (or null: none yet)`);
+  }
 
   let occurredAt;
   if (!absent(body.occurred_at)) {
@@ -180,7 +187,7 @@ function parseOutcomeRequest(body, nowMs = Date.now()) {
     if ([...body.note].length > NOTE_MAX_CHARS) throw new ValidationError('note', `must be at most ${NOTE_MAX_CHARS} characters`);
     note = body.note;
   }
-  return { matchId: id.toLowerCase(), lawyerId, outcome, occurredAt, correction: body.correction === true, note };
+  return { matchId: id.toLowerCase(), lawyerId, outcome, previousOutcome, occurredAt, correction: body.correction === true, note };
 }
 
 module.exports = {

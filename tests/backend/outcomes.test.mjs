@@ -127,35 +127,54 @@ describe('POST /api/outcomes', () => {
     assert.equal(q('SELECT COUNT(*) AS n FROM outcomes WHERE match_id = ?', m.match_id)[0].n, 3);
   });
 
-  test('the same outcome again is idempotent: 200, the stored record, no new row', async () => {
+  test('the same record again is idempotent: 200, the stored record, no new row', async () => {
     const m = await match({ ...CASE, limit: 1 });
     const pair = { match_id: m.match_id, lawyer_id: m.lawyers[0].id };
     const first = await record({ ...pair, outcome: 'declined', note: 'first call' });
     assert.equal(first.status, 201);
     await sleep(5);
-    const again = await record({ ...pair, outcome: 'declined', note: 'second call' });
-    assert.equal(again.status, 200);
-    assert.deepEqual(again.body, first.body, 'the stored record, recorded_at unchanged');
+    for (const again of [
+      { ...pair, outcome: 'declined', note: 'first call' },          // a retry of the same request
+      { ...pair, outcome: 'declined' },                               // fields left out keep their values
+      { ...pair, outcome: 'declined', occurred_at: first.body.occurred_at },
+      { ...pair, outcome: 'declined', correction: true },             // an older client's flag changes nothing
+      { ...pair, outcome: 'declined', previous_outcome: 'engaged' },  // identical: previous_outcome is not even read
+    ]) {
+      const res = await record(again);
+      assert.equal(res.status, 200, `${JSON.stringify(again)} -> ${JSON.stringify(res.body)}`);
+      assert.deepEqual(res.body, first.body, 'the stored record, recorded_at unchanged');
+    }
     const rows = outcomeRows(pair.match_id, pair.lawyer_id);
     assert.equal(rows.length, 1);
     assert.equal(rows[0].note, 'first call');
+    assert.equal(rows[0].recorded_at, first.body.recorded_at);
     assert.equal(historyRows(pair.match_id, pair.lawyer_id).length, 0);
   });
 
-  test('a different outcome is 409 naming the stored one; nothing changes', async () => {
+  test('a change without previous_outcome, or with the wrong one, is 409 naming the stored outcome; nothing changes', async () => {
     const m = await match({ ...CASE, limit: 1 });
     const pair = { match_id: m.match_id, lawyer_id: m.lawyers[0].id };
-    const first = await record({ ...pair, outcome: 'engaged' });
+    const first = await record({ ...pair, outcome: 'engaged', note: 'confirmed' });
     assert.equal(first.status, 201);
-    for (const correction of [undefined, false]) {
-      const res = await record({ ...pair, outcome: 'no_response', correction });
-      assert.equal(res.status, 409, JSON.stringify(res.body));
-      assert.match(res.body.error, /"engaged"/);
-      assert.match(res.body.error, /correction/);
-      assert.equal(res.body.field, 'outcome');
+    for (const change of [
+      { outcome: 'no_response' },
+      { outcome: 'no_response', correction: false },
+      { outcome: 'no_response', correction: true },   // the flag alone is not enough any more
+      { outcome: 'no_response', previous_outcome: null },
+      { outcome: 'no_response', previous_outcome: 'declined' },
+      { outcome: 'engaged', note: 'another note' },    // the same outcome, another note: a change too
+      { outcome: 'engaged', occurred_at: new Date(Date.parse(first.body.occurred_at) + 1000).toISOString() },
+    ]) {
+      const res = await record({ ...pair, ...change });
+      assert.equal(res.status, 409, `${JSON.stringify(change)} -> ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.field, 'previous_outcome');
+      assert.equal(res.body.stored_outcome, 'engaged');
+      assert.match(res.body.error, /stored outcome .* is "engaged"/);
+      assert.match(res.body.error, /"previous_outcome": "engaged"/);
       assert.deepEqual(res.body.existing, first.body);
     }
-    assert.equal(outcomeRows(pair.match_id, pair.lawyer_id)[0].outcome, 'engaged');
+    const [row] = outcomeRows(pair.match_id, pair.lawyer_id);
+    assert.deepEqual([row.outcome, row.note, row.recorded_at], ['engaged', 'confirmed', first.body.recorded_at]);
     assert.equal(historyRows(pair.match_id, pair.lawyer_id).length, 0);
   });
 
@@ -167,13 +186,13 @@ describe('POST /api/outcomes', () => {
     assert.equal(outcomeRows(pair.match_id, pair.lawyer_id).length, 1);
   });
 
-  test('"correction": true replaces the outcome and keeps the old record in outcome_history', async () => {
+  test('a correction names the stored outcome in previous_outcome: replaced, the old record kept in outcome_history', async () => {
     const m = await match({ ...CASE, limit: 1 });
     const pair = { match_id: m.match_id, lawyer_id: m.lawyers[0].id };
     const first = await record({ ...pair, outcome: 'no_response', note: 'no answer after two calls' });
     assert.equal(first.status, 201);
     await sleep(5);
-    const fixed = await record({ ...pair, outcome: 'engaged', correction: true });
+    const fixed = await record({ ...pair, outcome: 'engaged', previous_outcome: 'no_response' });
     assert.equal(fixed.status, 200, JSON.stringify(fixed.body));
     assert.deepEqual(Object.keys(fixed.body).sort(), RECORD_KEYS);
     assert.equal(fixed.body.outcome, 'engaged');
@@ -190,31 +209,62 @@ describe('POST /api/outcomes', () => {
     assert.equal(history.length, 1);
     assert.equal(history[0].outcome, 'no_response');
     assert.equal(history[0].label, 0);
+    assert.equal(history[0].note, 'no answer after two calls');
     assert.equal(history[0].recorded_at, first.body.recorded_at);
     assert.equal(history[0].replaced_at, fixed.body.recorded_at);
 
-    // The corrected outcome is now the stored one: repeating it (with or without the flag) changes nothing.
-    const repeat = await record({ ...pair, outcome: 'engaged', correction: true });
-    assert.equal(repeat.status, 200);
-    assert.deepEqual(repeat.body, fixed.body);
+    // The correction retried (its answer was lost, say): identical to what is stored, so 200 and
+    // nothing written, although its previous_outcome no longer matches.
+    const retry = await record({ ...pair, outcome: 'engaged', previous_outcome: 'no_response' });
+    assert.equal(retry.status, 200);
+    assert.deepEqual(retry.body, fixed.body);
     assert.equal((await record({ ...pair, outcome: 'engaged' })).status, 200);
     assert.equal(historyRows(pair.match_id, pair.lawyer_id).length, 1);
-    // ... and the old one is now the conflict.
+    // ... and the old outcome is now a conflict.
     assert.equal((await record({ ...pair, outcome: 'no_response' })).status, 409);
 
-    // A correction of the time only (same outcome) is a correction too.
+    // A correction of the time only (same outcome) names the outcome too.
     const when = new Date(Date.parse(first.body.occurred_at) + 1000).toISOString();
-    const retimed = await record({ ...pair, outcome: 'engaged', occurred_at: when, correction: true });
-    assert.equal(retimed.status, 200);
+    const retimed = await record({ ...pair, outcome: 'engaged', occurred_at: when, previous_outcome: 'engaged' });
+    assert.equal(retimed.status, 200, JSON.stringify(retimed.body));
     assert.equal(retimed.body.occurred_at, when);
     assert.equal(historyRows(pair.match_id, pair.lawyer_id).length, 2);
   });
 
-  test('a correction for a pair with no outcome yet is simply the first record', async () => {
+  test('a replayed older correction is harmless: 409, the later correction and its note stay, the audit trail is unchanged', async () => {
     const m = await match({ ...CASE, limit: 1 });
-    const res = await record({ match_id: m.match_id, lawyer_id: m.lawyers[0].id, outcome: 'declined', correction: true });
-    assert.equal(res.status, 201);
-    assert.equal(res.body.corrected, false);
+    const pair = { match_id: m.match_id, lawyer_id: m.lawyers[0].id };
+    assert.equal((await record({ ...pair, outcome: 'no_response' })).status, 201);
+    const older = { ...pair, outcome: 'declined', previous_outcome: 'no_response', note: 'the office said no' };
+    assert.equal((await record(older)).status, 200);
+    const later = await record({ ...pair, outcome: 'engaged', previous_outcome: 'declined', note: 'engaged after all' });
+    assert.equal(later.status, 200);
+    const trail = historyRows(pair.match_id, pair.lawyer_id);
+    assert.deepEqual(trail.map((h) => h.outcome), ['no_response', 'declined']);
+
+    const replay = await record(older);
+    assert.equal(replay.status, 409, JSON.stringify(replay.body));
+    assert.equal(replay.body.stored_outcome, 'engaged');
+    assert.deepEqual(replay.body.existing, later.body);
+    const [row] = outcomeRows(pair.match_id, pair.lawyer_id);
+    assert.deepEqual([row.outcome, row.note], ['engaged', 'engaged after all'], 'the replay\'s note is not attached to the later outcome');
+    assert.deepEqual(historyRows(pair.match_id, pair.lawyer_id), trail);
+  });
+
+  test('a first record needs no previous_outcome; one that names an outcome is 409 and stores nothing', async () => {
+    const m = await match({ ...CASE, limit: 2 });
+    const [a, b] = m.lawyers.map((l) => l.id);
+    const wrong = await record({ match_id: m.match_id, lawyer_id: a, outcome: 'engaged', previous_outcome: 'declined' });
+    assert.equal(wrong.status, 409, JSON.stringify(wrong.body));
+    assert.equal(wrong.body.field, 'previous_outcome');
+    assert.equal(wrong.body.stored_outcome, null);
+    assert.match(wrong.body.error, /no outcome is recorded/);
+    assert.equal(outcomeRows(m.match_id, a).length, 0);
+    const withNull = await record({ match_id: m.match_id, lawyer_id: a, outcome: 'engaged', previous_outcome: null });
+    assert.equal(withNull.status, 201, JSON.stringify(withNull.body));
+    const flagged = await record({ match_id: m.match_id, lawyer_id: b, outcome: 'declined', correction: true });
+    assert.equal(flagged.status, 201);
+    assert.equal(flagged.body.corrected, false);
   });
 
   test('404 for an unknown match, and for a lawyer that match did not show', async () => {
@@ -264,6 +314,9 @@ describe('POST /api/outcomes', () => {
       [{ ...good, occurred_at: 1767225600000 }, 'occurred_at'],
       [{ ...good, occurred_at: new Date(Date.now() + 10 * 60000).toISOString() }, 'occurred_at'], // the future
       [{ ...good, occurred_at: new Date(Date.parse(createdAt) - 1000).toISOString() }, 'occurred_at'], // before the match
+      [{ ...good, previous_outcome: 'hired' }, 'previous_outcome'],
+      [{ ...good, previous_outcome: '' }, 'previous_outcome'],
+      [{ ...good, previous_outcome: 0 }, 'previous_outcome'],
       [{ ...good, correction: 'yes' }, 'correction'],
       [{ ...good, correction: 1 }, 'correction'],
       [{ ...good, note: 'x'.repeat(501) }, 'note'],
@@ -342,7 +395,8 @@ describe('npm run export-outcomes', () => {
 
   /** Run the exporter (node, or `npm run` with npm: true); returns { code, stdout, stderr }. */
   function run(args, { env = {}, npm = false, cwd = BACKEND } = {}) {
-    const [cmd, argv] = npm ? ['npm', ['run', '--silent', 'export-outcomes', '--', ...args]] : [process.execPath, [SCRIPT, ...args]];
+    const [cmd, argv] = npm ? ['npm', ['--prefix', BACKEND, 'run', '--silent', 'export-outcomes', '--', ...args]]
+      : [process.execPath, [SCRIPT, ...args]];
     const proc = spawn(cmd, argv, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -375,7 +429,7 @@ describe('npm run export-outcomes', () => {
     await sleep(10);
     since = new Date().toISOString();
     await sleep(10);
-    const fixed = await record({ match_id: m.match_id, lawyer_id: b, outcome: 'engaged', correction: true }, { on: own });
+    const fixed = await record({ match_id: m.match_id, lawyer_id: b, outcome: 'engaged', previous_outcome: 'declined' }, { on: own });
     assert.equal(fixed.status, 200);
     for (const r of own.directory.db.prepare('SELECT * FROM outcomes').all()) expected.set(r.lawyer_id, r);
     assert.equal(expected.size, 3);
@@ -390,12 +444,16 @@ describe('npm run export-outcomes', () => {
     const outDir = path.join(dir, 'out-all');
     fs.mkdirSync(outDir);
     const out = path.join(outDir, 'outcomes.jsonl');
-    fs.writeFileSync(out, 'an older export\n');
     const res = await run(['--out', out, '--db', dbPath]);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stderr.trim(), /^exported 3 outcomes to /);
     assert.equal(res.stderr.trim().split('\n').length, 1, 'one line');
     assert.deepEqual(fs.readdirSync(outDir), ['outcomes.jsonl'], 'the temporary file was renamed into place');
+    assert.equal(fs.statSync(out).mode & 0o777, 0o600, 'created 0600');
+    // Its own earlier export may be replaced (a nightly job writing the same name).
+    const again = await run(['--out', out, '--db', dbPath]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(fs.readdirSync(outDir), ['outcomes.jsonl']);
     const got = lines(out);
     assert.equal(got.length, 3);
     for (const line of got) {
@@ -437,7 +495,6 @@ describe('npm run export-outcomes', () => {
     const out = path.join(dir, 'never.jsonl');
     const missingDb = path.join(dir, 'missing', 'nothing.db');
     for (const [args, name] of [
-      [[], '--out'],
       [['--out'], '--out'],
       [['--out', path.join(dir, 'no-such-folder', 'x.jsonl'), '--db', dbPath], '--out'],
       [['--out', dir, '--db', dbPath], '--out'],
@@ -460,6 +517,99 @@ describe('npm run export-outcomes', () => {
     assert.equal(noEnvDb.code, 2, noEnvDb.stderr);
     assert.match(noEnvDb.stderr, /DB_PATH/);
     assert.equal(fs.existsSync(missingDb), false);
+  });
+
+  test('without --out: a new 0600 file outcomes-<UTC time>.jsonl in OUTCOME_EXPORT_DIR, the folder made 0700', async () => {
+    const exportDir = path.join(dir, 'exports-home', 'exports');
+    const t0 = new Date();
+    const res = await run(['--db', dbPath], { env: { OUTCOME_EXPORT_DIR: exportDir }, npm: true });
+    assert.equal(res.code, 0, res.stderr);
+    const files = fs.readdirSync(exportDir);
+    assert.equal(files.length, 1, files.join(', '));
+    const m2 = /^outcomes-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.jsonl$/.exec(files[0]);
+    assert.ok(m2, files[0]);
+    const stamped = Date.UTC(+m2[1], +m2[2] - 1, +m2[3], +m2[4], +m2[5], +m2[6]);
+    assert.ok(stamped >= Math.floor(t0.getTime() / 1000) * 1000 && stamped <= Date.now(), `${files[0]} is the UTC time of the export`);
+    assert.ok(res.stderr.includes(path.join(exportDir, files[0])), res.stderr);
+    assert.equal(lines(path.join(exportDir, files[0])).length, 3);
+    assert.equal(fs.statSync(path.join(exportDir, files[0])).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(exportDir).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.dirname(exportDir)).mode & 0o777, 0o700, 'every folder it made');
+
+    // A second export in the same second gets a name of its own; the first is kept.
+    const second = await run(['--db', dbPath], { env: { OUTCOME_EXPORT_DIR: exportDir } });
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(fs.readdirSync(exportDir).length, 2);
+  });
+
+  test('refuses to write onto the database, its WAL, a link to it, or any file that is not an earlier export: exit 2, nothing changed', async () => {
+    const sub = path.join(dir, 'refuse');
+    fs.mkdirSync(sub);
+    // A database of its own (a copy), so that nothing the backend holds is at stake.
+    const db = path.join(sub, 'X.db');
+    own.directory.db.prepare('VACUUM INTO ?').run(db);
+    const wal = new Database(db);
+    wal.pragma('journal_mode = WAL');
+    wal.prepare('SELECT COUNT(*) FROM outcomes').get(); // keeps X.db-wal and X.db-shm while open
+    const hard = path.join(sub, 'hard.db');
+    fs.linkSync(db, hard);
+    const soft = path.join(sub, 'soft.jsonl');
+    fs.symlinkSync(db, soft);
+    const notes = path.join(sub, 'notes.txt');
+    fs.writeFileSync(notes, 'an older export\n');
+    const otherDb = path.join(sub, 'other.db');
+    new Database(otherDb).exec('CREATE TABLE t (x)').close();
+    const half = path.join(sub, 'half.jsonl');
+    const good = fs.readFileSync(path.join(dir, 'out-all', 'outcomes.jsonl'), 'utf8');
+    fs.writeFileSync(half, good.slice(0, -10)); // an export cut short: the last line is broken
+    const foreign = path.join(sub, 'foreign.jsonl');
+    fs.writeFileSync(foreign, `${good}${JSON.stringify({ match_id: m.match_id, lawyer_id: 1, outcome: 'engaged' })}\n`);
+    const predictions = path.join(sub, 'predictions.jsonl');
+    fs.writeFileSync(predictions, '{"prediction_id": "x", "case_type": ["family"]}\n');
+
+    const cases = [
+      [db, /it is the database being exported/],
+      [`${db}-wal`, /the database's wal file/],
+      [`${db}-shm`, /the database's shm file/],
+      [hard, /it is the database being exported/],
+      [soft, /it is the database being exported/],
+      [notes, /not an earlier export .*line 1 is not JSON/],
+      [otherDb, /SQLite database/],
+      [half, /not an earlier export/],
+      [foreign, /not an earlier export .*last line does not have exactly the keys/],
+      [predictions, /not an earlier export .*line 1 does not have exactly the keys/],
+      ['/dev/null', /not a regular file/],
+    ];
+    const before = new Map(cases.filter(([f]) => f !== '/dev/null').map(([f]) => [f, fs.readFileSync(f)]));
+    const dbSize = fs.statSync(db).size;
+    for (const [out, why] of cases) {
+      const res = await run(['--out', out, '--db', db]);
+      assert.equal(res.code, 2, `${out}: ${res.stderr}`);
+      assert.ok(res.stderr.includes(`refusing to write onto ${out}`), res.stderr);
+      assert.match(res.stderr, why);
+    }
+    for (const [f, bytes] of before) assert.ok(fs.readFileSync(f).equals(bytes), `${f} unchanged`);
+    assert.ok(fs.lstatSync(soft).isSymbolicLink(), 'the link is still a link');
+    assert.deepEqual(fs.readdirSync(sub).filter((f) => f.endsWith('.tmp')), [], 'no temporary file');
+    // The database is whole: still a database with its outcomes.
+    assert.equal(wal.prepare('SELECT COUNT(*) FROM outcomes').pluck().get(), 3);
+    wal.close();
+    assert.ok(fs.statSync(db).size >= dbSize);
+    const check = new Database(db, { readonly: true });
+    assert.equal(check.pragma('integrity_check', { simple: true }), 'ok');
+    check.close();
+
+    // The same database through DB_PATH, with --out the database itself: refused too.
+    const viaEnv = await run(['--out', 'X.db'], { env: { DB_PATH: db }, npm: true, cwd: sub });
+    assert.equal(viaEnv.code, 2, viaEnv.stderr);
+    assert.match(viaEnv.stderr, /it is the database being exported/);
+
+    // An empty file is accepted (touch FILE before a first export).
+    const empty = path.join(sub, 'empty.jsonl');
+    fs.writeFileSync(empty, '');
+    const ok = await run(['--out', empty, '--db', db]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(lines(empty).length, 3);
   });
 
   test('a file that is not a migrated database: exit 1, and no temporary file is left', async () => {
