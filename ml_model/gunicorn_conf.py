@@ -13,7 +13,10 @@ than sync workers alone, gevent about as fast (BENCHMARKS.md, "The serving floor
 - ``worker_connections`` per worker (the master raises the open-files limit to match);
 - ``keepalive``: a client must send its request headers within this many seconds, and an idle
   kept-alive connection is closed after it. Longer than the 4 s after which the backend's fetch
-  closes an idle connection, so the service never closes one the backend is about to reuse;
+  closes an idle connection, so the service never closes one the backend is about to reuse. Its
+  body then has BODY_TIMEOUT_S (default 30 s), which gunicorn has no setting for: the app sets it,
+  with the same ``gevent.Timeout`` around each body read (``ml_model/wsgi_fast_path.py``), and
+  answers a late body 408;
 - ``graceful_timeout``: a stop or a reload (SIGHUP) lets each old worker finish
   for this long. Longer than ``keepalive``, so idle connections close by themselves first: at the
   deadline gunicorn's gevent worker kills what is left, and writes a stray 500 on a connection that

@@ -15,9 +15,10 @@ from typing import Any
 from ml_model.openapi_schemas import ref, request_schemas, response_schemas
 from ml_model.paths import REPO_ROOT
 from ml_model.schema import MAX_BODY_BYTES, MAX_ERRORS, MAX_INSTANCES, MAX_TEXT_CHARS
+from ml_model.wsgi_fast_path import BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_S
 
 OPENAPI_FILE = REPO_ROOT / "ml_model" / "openapi.json"
-API_VERSION = "1.1.0"  # the contract's own version: raise it when a field, rule or endpoint changes
+API_VERSION = "1.2.0"  # the contract's own version: raise it when a field, rule or endpoint changes
 
 _DESCRIPTION = f"""Scores (client case, lawyer) pairs with the production model.
 
@@ -27,8 +28,9 @@ with that field ignored and named in the answer's `warnings` (nothing is normali
 not read as "family", though the warning suggests it). A 400 lists every problem in `errors`
 (location, index, field, message; at most {MAX_ERRORS}, `error_count` counts all) and joins the
 first few into the readable `error` sentence. Errors quote at most 40 characters of a value.
-A body over {MAX_BODY_BYTES} bytes or a list over {MAX_INSTANCES} entries is a 413. Properties
-not described here are ignored."""
+A body over {MAX_BODY_BYTES} bytes or a list over {MAX_INSTANCES} entries is a 413; a body not
+complete {DEFAULT_BODY_TIMEOUT_S:g} s after the headers ({BODY_TIMEOUT_ENV}) is a 408, and the
+connection is closed. Properties not described here are ignored."""
 
 
 def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def _scoring_operation(name: str, summary: str, request: str, response: str) -> 
             response,
             {
                 "400": "The request breaks the contract: every problem is listed.",
+                "408": f"The body did not fully arrive within {BODY_TIMEOUT_ENV} seconds of the headers "
+                f"(default {DEFAULT_BODY_TIMEOUT_S:g}); the connection is closed.",
                 "413": f"A body over {MAX_BODY_BYTES} bytes or a list over {MAX_INSTANCES} entries.",
             },
         ),

@@ -27,7 +27,14 @@ from ml_model.service_responses import (
     refusal_response,
     scored_response,
 )
-from ml_model.wsgi_fast_path import ServiceApp
+from ml_model.wsgi_fast_path import (
+    BODY_TIMEOUT_ENV,
+    BodyTimeout,
+    ServiceApp,
+    body_timeout_from_env,
+    body_timeout_response,
+    gevent_serving,
+)
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
@@ -103,6 +110,10 @@ def register_error_handlers(app: Flask) -> None:
     def refused(exc: InvalidRecord | BadInput) -> Response:
         return refusal_response(exc)
 
+    @app.errorhandler(BodyTimeout)
+    def body_late(exc: BodyTimeout) -> Response:  # ServiceApp closes the connection after it
+        return body_timeout_response(exc)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         path = request.path if len(request.path) <= 100 else request.path[:100] + "…"
@@ -126,7 +137,10 @@ def create_app(
     prediction_log: str | Path | None = None,
     service: MatchService | None = None,
 ) -> Flask:
-    """Build the service around ``service``, or one from MODEL_DIR and PREDICTION_LOG (else defaults)."""
+    """Build the service around ``service``, or one from MODEL_DIR and PREDICTION_LOG (else defaults).
+    Request bodies must arrive within BODY_TIMEOUT_S (default 30 s) when gevent serves the app
+    (``make serve``); elsewhere a blocked read cannot be interrupted and no deadline applies."""
+    body_timeout = body_timeout_from_env()  # read (and checked) even where it does not apply
     # One BLAS thread per process: with two workers on two cores, OpenBLAS's own threads made a
     # 1,000-row forward pass many times slower under load (BENCHMARKS.md).
     threadpool_limits(1)
@@ -139,12 +153,14 @@ def create_app(
     app.extensions["openapi"] = orjson.dumps(openapi_document())  # built once: the schema does not change
     app.register_blueprint(api)
     register_error_handlers(app)
-    app.wsgi_app = ServiceApp(app.wsgi_app, service)  # type: ignore[method-assign]
+    deadline = body_timeout if gevent_serving() else None
+    app.wsgi_app = ServiceApp(app.wsgi_app, service, deadline)  # type: ignore[method-assign]
     log.info(
-        "Serving model %s from %s; logging predictions to %s (metrics: %s).",
+        "Serving model %s from %s; logging predictions to %s (metrics: %s; request bodies: %s).",
         service.holder.model.version,
         service.holder.model_dir,
         service.prediction_log.path,
         f"multiprocess in {service.metrics.path}" if service.metrics.multiprocess else "this process",
+        f"within {deadline:g} s ({BODY_TIMEOUT_ENV})" if deadline else "no deadline (not served by gevent)",
     )
     return app

@@ -87,6 +87,15 @@ class ServiceMetrics:
             "Answered requests whose prediction-log line could not be written.",
             registry=registry,
         )
+        self.body_timeouts = Counter(
+            "match_body_timeouts",
+            "Requests answered 408 and closed because their body had not fully arrived within "
+            "BODY_TIMEOUT_S seconds of their headers, by endpoint.",
+            ["endpoint"],
+            registry=registry,
+        )
+        for endpoint in ("/predict", "/rank"):  # the endpoints that read a body: shown at 0 from the start
+            self.body_timeouts.labels(endpoint)
         self.model_info = Gauge(
             "match_model_info",
             "The model version being served (1), or served before (0).",
@@ -106,6 +115,10 @@ class ServiceMetrics:
         if histogram is None:
             histogram = self._latency[endpoint] = self.latency.labels(endpoint)
         histogram.observe(seconds)
+
+    def body_timeout(self, path: str) -> None:
+        """Count one request whose body missed its deadline (its 408 is counted by ``observe``)."""
+        self.body_timeouts.labels(path if path in self.ENDPOINTS else "other").inc()
 
     def scored(self, n: int, unknown: int) -> None:
         """Count ``n`` scored instances, ``unknown`` of them with an unknown category."""
