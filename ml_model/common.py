@@ -47,16 +47,20 @@ def sha256_file(path: str | Path) -> str:
     return file_digest(path, "sha256")
 
 
-def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp_path)`` then rename the temp file onto ``path`` (same folder, same disk)."""
+def atomic_write(path: str | Path, writer: Callable[[Path], None], private: bool = False) -> Path:
+    """Call ``writer(tmp_path)`` then rename the temp file onto ``path`` (same folder, same disk).
+
+    ``private``: a file about clients (a report, a log) stays 0600 as ``mkstemp`` creates it, in a
+    folder created 0700; artifacts meant to be shared are made 0644."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700 if private else 0o777, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         writer(tmp_path)
-        os.chmod(tmp_path, 0o644)
+        if not private:
+            os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -64,14 +68,14 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> Path:
     return path
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
+def atomic_write_text(path: str | Path, text: str, private: bool = False) -> Path:
     """A UTF-8 text file that appears whole or not at all."""
-    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"), private)
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
+def atomic_write_json(path: str | Path, obj: Any, private: bool = False) -> Path:
     """Pretty, key-sorted JSON (stable diffs of committed metrics), written atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n", private)
 
 
 def atomic_write_csv(df: Any, path: str | Path) -> Path:

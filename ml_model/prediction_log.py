@@ -140,14 +140,14 @@ class PredictionLog:
 
     def __init__(self, path: Path, max_bytes: int | None = None, keep: int | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # clients' data: 0600 in 0700
         self.max_bytes = (
             _env_int("PREDICTION_LOG_MAX_BYTES", DEFAULT_MAX_BYTES) if max_bytes is None else max_bytes
         )
         self.keep = _env_int("PREDICTION_LOG_KEEP", DEFAULT_KEEP) if keep is None else keep
         self._lock = threading.Lock()  # the development server is threaded
         self._lock_fd = (
-            os.open(lock_path(self.path), os.O_RDONLY | os.O_CREAT, 0o644) if self.max_bytes > 0 else None
+            os.open(lock_path(self.path), os.O_RDONLY | os.O_CREAT, 0o600) if self.max_bytes > 0 else None
         )
         self._fd = -1
         self._ino = -1
@@ -155,7 +155,7 @@ class PredictionLog:
         self._open()
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if self._fd >= 0:
             os.close(self._fd)
         self._fd, self._ino = fd, os.fstat(fd).st_ino

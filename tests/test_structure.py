@@ -16,7 +16,7 @@ import pytest
 
 from ml_model.paths import REPO_ROOT
 
-ROOTS = ("ml_model", "mlops")
+ROOTS = ("ml_model", "mlops", "clientdata")
 # Folders of data and generated files, not code.
 SKIP = {
     "__pycache__",

@@ -140,8 +140,8 @@ def write_report(snapshot: Any, result: dict[str, Any], out_dir: Path) -> Path:
         page = with_header(snapshot.get_html_str(as_iframe=False), result)
     else:
         page = few_rows_page(result)
-    atomic_write_text(html_path, page)
-    atomic_write_json(out_dir / f"{REPORT_PREFIX}{ts}.json", result)
+    atomic_write_text(html_path, page, private=True)
+    atomic_write_json(out_dir / f"{REPORT_PREFIX}{ts}.json", result, private=True)
     return html_path
 
 

@@ -179,7 +179,7 @@ def evaluate(
         }
         atomic_write_json(EVAL_LATEST, summary)
     report = REPORTS_DIR / f"evaluation_{result.timestamp}.txt"
-    atomic_write_text(report, report_text(result.as_dict()))
+    atomic_write_text(report, report_text(result.as_dict()), private=True)
     _log_summary(result)
     log.info("Wrote %s. Evaluate finished: %s.", report, timer.summary())
     return result
