@@ -2,14 +2,19 @@
 // Plain ES modules, no build step, no third-party code. Every piece of user- or database-supplied
 // text is put on the page with textContent (or as an attribute value), never parsed as HTML.
 //
-// Start-up: GET /api/contract (the vocabularies and ranges the form offers), then the language's
-// words from i18n/<lang>.json; then <html data-ready="true">. The page keeps what it shows in
+// Start-up: GET /api/contract (the vocabularies and ranges the form offers) and privacy.json (the
+// retention periods and the contact the privacy statement quotes), then the language's words from
+// i18n/<lang>.json; then <html data-ready="true">. The page keeps what it shows in
 // `state`, so switching language re-renders everything, results and errors included.
 
 import { pickLanguage, directionOf, createTranslator, nativeName, reasonText, effectOf } from './i18n.js';
 
 const API_MATCH = '/api/match';
 const API_CONTRACT = '/api/contract';
+// Beside index.html: { contact, retention: { <store>_days: n } }. Its retention is a copy of
+// mlops/params.yaml's (what `scripts/privacy.py expire` enforces); tests/test_privacy_statement.py
+// keeps the two equal. The contact is where clients send a search's reference to have it erased.
+const PRIVACY_SETTINGS = './privacy.json';
 const REQUEST_TIMEOUT_MS = 15000;
 const FIELD_NAMES = ['case_type', 'urgency', 'case_complexity', 'client_language', 'client_region', 'location', 'client_income'];
 
@@ -26,6 +31,7 @@ const languageSelect = $('ui-language');
 
 const state = {
   contract: null,
+  privacy: null,     // privacy.json
   languages: [],     // the page's languages: the contract's client_language vocabulary
   tr: null,          // translator of the current language
   dicts: new Map(),  // language -> its dictionary, once loaded
@@ -105,12 +111,55 @@ function renderChoices() {
   }));
 }
 
+// ---------------------------------------------------------------- privacy
+
+// Contact values become links only when they are well-formed; shown left to right in every language.
+const PHONE_RE = /^[0-9 +().-]{7,32}$/;
+// No ? & % either: in a mailto: link they would add headers (cc, body) to the message.
+const EMAIL_RE = /^[^\s@<>"'?&%]+@[^\s@<>"'?&%]+\.[^\s@<>"'?&%]+$/;
+const MATCH_ID_RE = /^[0-9a-f]{32}$/;
+
+/** The privacy contact as an element: a mailto: link (with `subject`), an https link, or text. */
+function privacyContact(subject) {
+  const contact = String(state.privacy.contact);
+  if (EMAIL_RE.test(contact)) {
+    const query = subject ? `?subject=${encodeURIComponent(subject)}` : '';
+    return link(`mailto:${contact}${query}`, contact, 'privacy-contact');
+  }
+  if (safeHttpsUrl(contact)) return link(contact, contact, 'privacy-contact');
+  const span = el('span', 'privacy-contact', contact);
+  span.setAttribute('dir', 'auto');
+  return span;
+}
+
+/** The values every text of the page may quote: the retention periods, in words of the language. */
+function pageParams() {
+  return Object.fromEntries(Object.entries(state.privacy.retention).map(([k, days]) => [k, state.tr.duration(days)]));
+}
+
+/** Put t(key) into node as text, with the privacy contact as a link where the text says {contact}. */
+function fillText(node, key, params = pageParams(), subject = undefined) {
+  node.replaceChildren(...state.tr.segments(key, params, ['contact'])
+    .map((part) => (typeof part === 'string' ? part : privacyContact(subject))));
+}
+
+/** The search's reference (its match_id) and how to have the search erased, after the results. */
+function renderReference() {
+  const id = state.payload && typeof state.payload.match_id === 'string' && MATCH_ID_RE.test(state.payload.match_id)
+    ? state.payload.match_id : null;
+  $('reference').hidden = !id;
+  $('match-id').textContent = id || '';
+  if (id) fillText($('reference-erase'), 'reference.erase', pageParams(), t('reference.email_subject', { reference: id }));
+  else $('reference-erase').replaceChildren();
+}
+
 /** Everything on the page, in the current language, from `state`. */
 function render() {
   document.title = t('meta.title');
   document.querySelector('meta[name="description"]').setAttribute('content', t('meta.description'));
+  const params = pageParams();
   for (const node of document.querySelectorAll('[data-i18n]')) {
-    if (node.tagName !== 'OPTION') node.textContent = t(node.dataset.i18n);
+    if (node.tagName !== 'OPTION') fillText(node, node.dataset.i18n, params);
   }
   renderChoices();
   submitButton.textContent = t(state.loading ? 'form.submitting' : 'form.submit');
@@ -279,10 +328,6 @@ function detail(dl, term, value) {
   dl.append(pair);
 }
 
-// Contact values become links only when they are well-formed; shown left to right in every language.
-const PHONE_RE = /^[0-9 +().-]{7,32}$/;
-// No ? & % either: in a mailto: link they would add headers (cc, body) to the message.
-const EMAIL_RE = /^[^\s@<>"'?&%]+@[^\s@<>"'?&%]+\.[^\s@<>"'?&%]+$/;
 function safeHttpsUrl(text) {
   try {
     const url = new URL(text);
@@ -405,6 +450,7 @@ function renderResults() {
   resultsEl.replaceChildren(...lawyers.map((l, i) => lawyerCard(l, i + 1)));
   resultsEl.hidden = lawyers.length === 0;
   resultsNote.hidden = lawyers.length === 0;
+  renderReference();
 }
 
 function showResults(payload) {
@@ -514,10 +560,14 @@ languageSelect.addEventListener('change', async () => {
 
 // ---------------------------------------------------------------- start
 
+async function getJson(url) {
+  const res = await fetch(url, { headers: { accept: 'application/json' } });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
 async function start() {
-  const res = await fetch(API_CONTRACT, { headers: { accept: 'application/json' } });
-  if (!res.ok) throw new Error(`${API_CONTRACT}: HTTP ${res.status}`);
-  state.contract = await res.json();
+  [state.contract, state.privacy] = await Promise.all([getJson(API_CONTRACT), getJson(PRIVACY_SETTINGS)]);
   state.languages = [...state.contract.fields.client_language.vocab];
   languageSelect.replaceChildren(...state.languages.map((code) => {
     const o = option(code, nativeName(code));

@@ -29,6 +29,23 @@ export function interpolate(text, params = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (Object.hasOwn(params, name) ? String(params[name]) : whole));
 }
 
+/**
+ * A text cut at the placeholders named in `nodeNames` (which the caller fills with elements, say a
+ * link), the other {name}s filled in from params: [string | { name }, ...].
+ */
+export function segmentsOf(text, params = {}, nodeNames = []) {
+  const parts = [];
+  let last = 0;
+  for (const m of text.matchAll(/\{(\w+)\}/g)) {
+    if (!nodeNames.includes(m[1])) continue;
+    if (m.index > last) parts.push(interpolate(text.slice(last, m.index), params));
+    parts.push({ name: m[1] });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) parts.push(interpolate(text.slice(last), params));
+  return parts;
+}
+
 /** The {name} placeholders of a text, sorted: the same in every language for one key. */
 export function placeholdersOf(text) {
   return [...new Set([...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort();
@@ -46,12 +63,16 @@ export function createTranslator(lang, dict) {
   const decimal1 = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
   const list = new Intl.ListFormat(locale, { style: 'long', type: 'conjunction' });
+  const days = new Intl.NumberFormat(locale, { style: 'unit', unit: 'day', unitDisplay: 'long' });
+  const years = new Intl.NumberFormat(locale, { style: 'unit', unit: 'year', unitDisplay: 'long' });
   const t = (key, params) => (Object.hasOwn(dict, key) ? interpolate(dict[key], params) : key);
   return {
     lang,
     dir: directionOf(lang),
     t,
     has: (key) => Object.hasOwn(dict, key),
+    /** t(key) cut for elements at nodeNames' placeholders (see segmentsOf). */
+    segments: (key, params, nodeNames) => (Object.hasOwn(dict, key) ? segmentsOf(dict[key], params, nodeNames) : [key]),
     /** The label of a vocabulary value (vocab.<field>.<value>), else the value itself. */
     label: (field, value) => (Object.hasOwn(dict, `vocab.${field}.${value}`) ? dict[`vocab.${field}.${value}`] : String(value)),
     money: (x) => money.format(x),
@@ -59,6 +80,10 @@ export function createTranslator(lang, dict) {
     decimal1: (x) => decimal1.format(x),
     integer: (x) => integer.format(x),
     list: (xs) => list.format(xs),
+    /** A retention period: '90 days'; a whole number of years is said too: '730 days (2 years)'. */
+    duration: (n) => (n >= 365 && n % 365 === 0
+      ? t('privacy.duration_years', { days: days.format(n), years: years.format(n / 365) })
+      : days.format(n)),
   };
 }
 

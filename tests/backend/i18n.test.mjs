@@ -14,7 +14,9 @@ const LANGUAGES = CONTRACT.fields.client_language.vocab;
 const dicts = Object.fromEntries(fs.readdirSync(I18N).filter((f) => f.endsWith('.json'))
   .map((f) => [f.replace(/\.json$/, ''), JSON.parse(fs.readFileSync(path.join(I18N, f), 'utf8'))]));
 const EN = dicts.en;
-const { pickLanguage, placeholdersOf, createTranslator, reasonText, directionOf } = await import(path.join(SRC, 'i18n.js'));
+const { pickLanguage, placeholdersOf, createTranslator, reasonText, directionOf, segmentsOf } = await import(path.join(SRC, 'i18n.js'));
+// What the privacy statement quotes (the retention periods are mlops/params.yaml's: tests/test_privacy_statement.py).
+const PRIVACY = JSON.parse(fs.readFileSync(path.join(SRC, 'privacy.json'), 'utf8'));
 
 // The vocabularies the page shows, and the contract fields whose values it labels with them.
 const PAGE_VOCABS = ['case_type', 'urgency', 'client_language', 'client_region'];
@@ -75,7 +77,7 @@ describe('translation files', () => {
       const js = fs.readFileSync(path.join(SRC, file), 'utf8');
       for (const m of js.matchAll(/\bt\(\s*'([\w.]+)'/g)) used.add(m[1]);
       // keys handed on to setStatus, showError, errors.push...: every quoted dotted key of the dictionary's sections
-      for (const m of js.matchAll(/'((?:card|error|status|form|meta|results|lang|reason|next|case|field)\.[\w.]+)'/g)) used.add(m[1]);
+      for (const m of js.matchAll(/'((?:card|error|status|form|meta|results|lang|reason|next|case|field|privacy|reference)\.[\w.]+)'/g)) used.add(m[1]);
     }
     assert.ok(used.size > 40, `found ${used.size} keys`);
     assert.deepEqual([...used].filter((k) => !Object.hasOwn(EN, k)), []);
@@ -127,5 +129,50 @@ describe('choosing the language', () => {
       assert.match(reasonText(reasons[5], tr), /20/, `${lang}: the share of a month's income`);
       assert.equal(reasonText({ factor: 'network_internals' }, tr), null, 'an unknown factor is not shown');
     }
+  });
+});
+
+describe('the privacy statement', () => {
+  const KEYS = Object.keys(EN).filter((k) => /^(privacy|privacy_notice|reference)\./.test(k) || k === 'footer.privacy');
+  const params = (tr) => Object.fromEntries(Object.entries(PRIVACY.retention).map(([k, n]) => [k, tr.duration(n)]));
+
+  test('privacy.json: a contact and a whole number of days for each store', () => {
+    assert.equal(typeof PRIVACY.contact, 'string');
+    assert.match(PRIVACY.contact, /^[^\s@]+@[^\s@]+\.[^\s@]+$|^https:\/\/\S+$/);
+    assert.ok(Object.keys(PRIVACY.retention).length >= 6);
+    for (const [k, n] of Object.entries(PRIVACY.retention)) assert.ok(Number.isInteger(n) && n > 0, `${k}: ${n}`);
+  });
+
+  for (const lang of LANGUAGES) {
+    test(`${lang}: every text of the statement reads whole, with each period in days (and years when whole)`, () => {
+      const tr = createTranslator(lang, dicts[lang]);
+      assert.ok(KEYS.length > 30, `${KEYS.length} keys`);
+      for (const key of KEYS) {
+        const parts = segmentsOf(dicts[lang][key], { ...params(tr), reference: 'abc' }, ['contact', 'days', 'years']);
+        for (const part of parts) {
+          if (typeof part === 'string') assert.doesNotMatch(part, /[{}]/, `${lang} ${key}: a placeholder left: ${part}`);
+        }
+      }
+      // The numbers read as the language says them, digits 0-9 kept.
+      assert.equal(tr.duration(90), new Intl.NumberFormat(`${lang}-u-nu-latn`, { style: 'unit', unit: 'day', unitDisplay: 'long' }).format(90));
+      assert.ok(tr.duration(90).includes('90') && !/[()（）]/.test(tr.duration(90)), `${lang}: ${tr.duration(90)}`);
+      assert.match(tr.duration(730), /730.*[(（].*[)）]/, `${lang}: ${tr.duration(730)}`);
+      const years = new Intl.NumberFormat(`${lang}-u-nu-latn`, { style: 'unit', unit: 'year', unitDisplay: 'long' }).format(2);
+      assert.ok(tr.duration(730).includes(years), `${lang}: ${tr.duration(730)} says ${years}`);
+      const text = (key) => tr.t(key, params(tr));
+      assert.ok(text('privacy.log.retention').includes(tr.duration(PRIVACY.retention.prediction_log_days)));
+      assert.ok(text('privacy.db.retention').includes(tr.duration(PRIVACY.retention.unlabelled_matches_days)));
+      assert.ok(text('privacy.db.retention').includes(tr.duration(PRIVACY.retention.labelled_matches_days)));
+      assert.ok(text('privacy_notice.text').includes(tr.duration(PRIVACY.retention.data_versions_days)));
+    });
+  }
+
+  test('segmentsOf cuts a text at the placeholders an element fills, and fills the others', () => {
+    assert.deepEqual(segmentsOf('Send {ref} to {contact}.', { ref: 'abc' }, ['contact']), ['Send abc to ', { name: 'contact' }, '.']);
+    assert.deepEqual(segmentsOf('{contact}', {}, ['contact']), [{ name: 'contact' }]);
+    assert.deepEqual(segmentsOf('No {x} here', {}, ['contact']), ['No {x} here']);
+    assert.deepEqual(segmentsOf('', {}, ['contact']), []);
+    const tr = createTranslator('en', EN);
+    assert.deepEqual(tr.segments('no.such.key', {}, ['contact']), ['no.such.key']);
   });
 });

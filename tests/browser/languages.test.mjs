@@ -2,7 +2,9 @@
 // and the REAL match service: it follows the browser's language, switches with its control,
 // mirrors for Arabic, and axe-core (backend/node_modules, injected here) finds no serious or
 // critical accessibility violation with results on screen. A screenshot per language goes to
-// tests/browser/artifacts/lang-<code>.png and /tmp/legalaid-<code>.png.
+// tests/browser/artifacts/lang-<code>.png and /tmp/legalaid-<code>.png. The privacy notice comes
+// before the form, the full statement quotes every retention period of privacy.json, and the
+// search's reference (its match_id) is shown after the results with where to send it for erasure.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -13,6 +15,7 @@ import { chromium, CHROMIUM, CHROMIUM_ARGS, FORM, checkChromium, screenshot, fil
 const CONTRACT = JSON.parse(fs.readFileSync(path.join(BACKEND, 'lib', 'contract.json'), 'utf8'));
 const LANGUAGES = CONTRACT.fields.client_language.vocab;
 const dict = (lang) => JSON.parse(fs.readFileSync(path.join(REPO, 'src', 'i18n', `${lang}.json`), 'utf8'));
+const PRIVACY = JSON.parse(fs.readFileSync(path.join(REPO, 'src', 'privacy.json'), 'utf8'));
 // The browser's own language setting for each: a regional tag, as browsers send it.
 const LOCALE = { en: 'en-US', es: 'es-MX', zh: 'zh-CN', ar: 'ar-EG', fr: 'fr-FR', vi: 'vi-VN' };
 
@@ -69,10 +72,36 @@ describe('the page in every language of the data contract', () => {
         const urgencies = await page.locator('input[name="urgency"]').evaluateAll((is) => is.map((i) => i.value));
         assert.deepEqual(urgencies, CONTRACT.fields.urgency.vocab);
 
+        // Before the search: what is kept, in plain words, above the form, with the periods in days.
+        assert.ok((await box(page, '#privacy-notice')).y < (await box(page, '#case-form')).y, 'the notice comes before the form');
+        const notice = await page.textContent('#privacy-notice');
+        assert.ok(notice.includes(words['privacy_notice.title']));
+        for (const n of [PRIVACY.retention.prediction_log_days, PRIVACY.retention.data_versions_days]) assert.match(notice, new RegExp(`\\b${n}\\b`));
+        assert.doesNotMatch(notice, /[{}]/);
+        // The full statement: every store's period and the contact, in this language.
+        const statement = await page.textContent('#privacy');
+        assert.ok(statement.includes(words['privacy.title']) && statement.includes(words['privacy.erase.title']));
+        for (const [k, n] of Object.entries(PRIVACY.retention)) {
+          if (k !== 'labelling_window_days') assert.match(statement, new RegExp(`\\b${n}\\b`), `${lang}: ${k}`);
+        }
+        assert.doesNotMatch(statement, /[{}]/, `${lang}: a placeholder left in the statement`);
+        assert.equal(await page.getAttribute('#privacy a.privacy-contact', 'href'), `mailto:${PRIVACY.contact}`);
+
         await fillForm(page, { ...FORM, client_income: '22000' });
+        const answered = page.waitForResponse((r) => r.url().endsWith('/api/match'));
         await page.click('#submit');
+        const matchId = (await (await answered).json()).match_id;
         await page.waitForSelector('#results li.lawyer');
         assert.equal(await page.locator('#results li.lawyer').count(), 10);
+        // After the results: the search's reference, and where to send it to have the search erased.
+        assert.match(matchId, /^[0-9a-f]{32}$/);
+        assert.equal(await page.textContent('#match-id'), matchId);
+        assert.equal(await page.isVisible('#reference'), true);
+        assert.equal(await page.getAttribute('#match-id', 'dir'), 'ltr');
+        const erase = page.locator('#reference-erase a.privacy-contact');
+        assert.equal(await erase.textContent(), PRIVACY.contact);
+        assert.equal(await erase.getAttribute('href'),
+          `mailto:${PRIVACY.contact}?subject=${encodeURIComponent(words['reference.email_subject'].replace('{reference}', matchId))}`);
         assert.equal(await page.textContent('#status'), words['status.found'].replace('{count}', '10'));
         const first = page.locator('#results li.lawyer').first();
         assert.equal(await first.locator('.contact h4').first().textContent(), words['card.contact.title']);
@@ -102,6 +131,12 @@ describe('the page in every language of the data contract', () => {
         for (const url of requests) assert.ok(url.startsWith(backend.url) || url.startsWith('data:'), url);
         assert.deepEqual(problems, []);
         await screenshot(page, `lang-${lang}.png`, { also: `/tmp/legalaid-${lang}.png` });
+
+        // The notice's link leads to the full statement.
+        await page.evaluate(() => window.scrollTo(0, 0));
+        await page.click('#privacy-notice a');
+        await page.waitForFunction(() => window.location.hash === '#privacy');
+        assert.equal(await inViewport(page, '#privacy-title'), true, 'the statement is brought into view');
       } finally {
         await context.close();
       }

@@ -5,7 +5,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startMatchService, startBackend, freePort, tempDir, api } from '../backend/helpers.mjs';
+import { startMatchService, startBackend, freePort, tempDir, api, readWhenQuiet } from '../backend/helpers.mjs';
 import { chromium, CHROMIUM, CHROMIUM_ARGS, FORM, checkChromium, screenshot, fillForm, openPage as open, inViewport } from './support.mjs';
 
 let ml;
@@ -119,6 +119,46 @@ describe('the web page', () => {
     await page.close();
   });
 
+  test('what the page says is kept is what is kept, under the reference it shows (phone width)', async () => {
+    const { page, problems } = await openPage(backend.url);
+    await page.setViewportSize({ width: 390, height: 844 });
+    // Before any answer: the notice is on the first screen, above the first field.
+    assert.equal(await inViewport(page, '#privacy-notice'), true);
+    assert.match(await page.textContent('#privacy-notice'), /We keep your answers.*90 days.*730 days \(2 years\)/s);
+    assert.doesNotMatch(await page.locator('body').innerText(), /nothing you enter is stored/i);
+    await fillForm(page);
+    await page.click('#submit');
+    await page.waitForSelector('#results li.lawyer');
+    const ref = await page.textContent('#match-id');
+    assert.match(ref, /^[0-9a-f]{32}$/);
+    await page.locator('#reference').scrollIntoViewIfNeeded();
+    assert.equal(await inViewport(page, '#reference'), true);
+    assert.match(await page.textContent('#reference'), /To have this search erased, send this reference to privacy@/);
+
+    // The database keeps the match under that reference: the lawyers shown, in their order.
+    const shown = await page.locator('#results li.lawyer').evaluateAll((els) => els.map((e) => Number(e.dataset.lawyerId)));
+    const stored = backend.directory.db.prepare('SELECT lawyer_id FROM match_lawyers WHERE match_id = ? ORDER BY rank').all(ref);
+    assert.deepEqual(stored.map((r) => r.lawyer_id), shown);
+    // The match service's log keeps the answers under it (its line is written just after the answer).
+    const text = await readWhenQuiet(ml.predictionLog, { until: (t) => t.includes(ref) });
+    const line = text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.prediction_id === ref);
+    assert.ok(line, `a log line for ${ref}`);
+    for (const field of ['case_type', 'urgency', 'client_language', 'client_region']) {
+      assert.deepEqual([...new Set(line.features[field])], [FORM[field]], field);
+    }
+    assert.deepEqual([...new Set(line.features.client_income)], [Number(FORM.client_income)]);
+    assert.deepEqual([...new Set(line.features.case_complexity)], [Number(FORM.case_complexity)]);
+    assert.ok(shown.every((id) => line.lawyer_id.map(String).includes(String(id))), 'every lawyer shown was scored');
+
+    // The link after the results leads to the full statement.
+    await page.click('#reference a[href="#privacy"]');
+    await page.waitForFunction(() => window.location.hash === '#privacy');
+    assert.equal(await inViewport(page, '#privacy-title'), true);
+    assert.deepEqual(problems, []);
+    await screenshot(page, 'privacy-phone.png');
+    await page.close();
+  });
+
   test('the match service down: the error is brought into view and focused, and retry works the same way', async () => {
     const { page } = await openPage(downBackend.url);
     // A phone-sized window: the results panel sits below the form, out of view after submitting.
@@ -151,6 +191,7 @@ describe('the web page', () => {
     assert.match(await page.textContent('#status'), /No lawyers were found/);
     assert.equal(await page.locator('#error').isHidden(), true);
     assert.equal(await page.locator('#results').isHidden(), true);
+    assert.equal(await page.locator('#reference').isHidden(), true, 'nothing was matched, so no reference');
     assert.deepEqual(problems, []);
     await page.close();
   });
