@@ -25,6 +25,7 @@ from ml_model.common import atomic_write, file_digest
 from ml_model.paths import PRODUCTION_DATA, REPO_ROOT
 from mlops.paths import DATASET, DATASET_DVC_FILE, EQUITY_EVAL, EQUITY_EVAL_DVC_FILE
 from mlops.sidecar.config import Params
+from mlops.sidecar.dvc_remote import private_local_remote
 from mlops.sidecar.simulator import simulate
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def ensure(item: Tracked) -> str:
 
 def ensure_dataset() -> str:
     """The dataset and the equity evaluation set; returns how the dataset got there."""
+    private_local_remote()
     how = ensure(TRACKED[0])
     ensure(TRACKED[1])
     return how
