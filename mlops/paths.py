@@ -8,6 +8,8 @@ command runs from anywhere.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, REPO_ROOT, SIGNATURE_FILE
 
 # The training recipe: production's train_model.py reads the same file, so it is defined with
@@ -49,3 +51,9 @@ SET_FILES = (*ARTIFACT_FILES, SIGNATURE_FILE, MANIFEST_FILE)
 EXPERIMENT_NAME = "LegalAid_Connect_Matchmaking"
 REGISTERED_MODEL = "lawyer_match_model"
 ALIASES = ("challenger", "champion")  # the candidate to review, the model in production
+
+
+def stage_mark(stage: str) -> Path:
+    """``tracking/stage_<stage>.done``: the DVC output that says a stage ran in this workspace (a file,
+    not a folder: every folder in the MLflow file store's root is read as an experiment)."""
+    return TRACKING_DIR / f"stage_{stage}.done"

@@ -169,13 +169,15 @@ def evaluate(
         result = replace(result, run_id=log_evaluation(result, y, prob))
     atomic_write_json(TRACKING_DIR / f"eval_{result.timestamp}.json", result.as_dict())
     if dvc_outputs:  # the DVC metric, from the dvc.yaml stage only
-        # Few, flat keys (`dvc metrics show` at 100 columns): the full table is in the report and MLflow.
+        # Few, flat keys (`dvc metrics show` at 100 columns), all production's, on this data version's
+        # held-out rows (ROC AUC, calibration error) and simulated pools (ranking): the full table is
+        # in the report and MLflow.
         top = headline(result.ranking)
         summary = {
-            "auc": result.metrics["roc_auc"],
-            "ece": result.ece,
-            "ndcg10": top["ndcg10"],
-            "top3": top["top3"],
+            "production_auc": result.metrics["roc_auc"],
+            "production_ece": result.ece,
+            "production_ndcg10": top["ndcg10"],
+            "production_top3": top["top3"],
         }
         atomic_write_json(EVAL_LATEST, summary)
     report = REPORTS_DIR / f"evaluation_{result.timestamp}.txt"

@@ -40,7 +40,15 @@ from mlops.sidecar.registry import ensure_champion, repair_registry
 from mlops.sidecar.retrain_record import CandidateScores, Inputs, RetrainRecord
 from mlops.sidecar.retrain_tracking import log_run, save_candidate
 from mlops.sidecar.runs import mlflow_run
-from mlops.sidecar.scoring import load_production, metrics_of, metrics_text, roc_points, score, split_rows
+from mlops.sidecar.scoring import (
+    curve_points,
+    load_production,
+    metrics_of,
+    metrics_text,
+    score,
+    split_rows,
+    training_curve,
+)
 from mlops.sidecar.timer import Timer
 
 log = logging.getLogger(__name__)
@@ -124,14 +132,19 @@ def complete_manifest(inputs: Inputs, scores: CandidateScores, record: RetrainRe
     atomic_write_json(staging / MANIFEST_FILE, manifest)
 
 
-def write_dvc_outputs(record: RetrainRecord, improved: bool, roc: dict[str, list]) -> None:
-    """The files dvc.yaml tracks: the metrics summary and the ROC points."""
-    # Few, flat keys so `dvc metrics show` stays readable at 100 columns: the candidate's ROC AUC
-    # (production's on the same rows is eval_latest.json's ``auc``) and the gate's decision. The full
-    # record is last_retrain.json and the MLflow run.
-    atomic_write_json(LAST_METRICS, {"auc": record.candidate["roc_auc"], "improved": improved})
-    for name, points in roc.items():
-        atomic_write_json(TRACKING_DIR / f"roc_{name}.json", points)
+def write_dvc_outputs(record: RetrainRecord, improved: bool, plots: dict[str, list]) -> None:
+    """This workspace's pipeline results (dvc.yaml's metrics and plots): the metrics summary, the
+    ROC and calibration points of both models and the candidate's training curve."""
+    atomic_write_json(
+        LAST_METRICS,
+        {
+            "candidate_auc": record.candidate["roc_auc"],
+            "production_auc": record.production["roc_auc"],
+            "improved": improved,
+        },
+    )
+    for name, points in plots.items():
+        atomic_write_json(TRACKING_DIR / f"{name}.json", points)
 
 
 def _train_and_record(
@@ -183,7 +196,8 @@ def retrain(
     atomic_write_json(LAST_RETRAIN, record.as_dict())  # the newest run's record (not DVC-tracked)
     if dvc_outputs:
         models = {"candidate": scores.model, "production": inputs.production}
-        roc = roc_points(inputs.test_df[LABEL].to_numpy(), models, inputs.test_df)
-        write_dvc_outputs(record, scores.decision.improved, roc)
+        plots = curve_points(inputs.test_df[LABEL].to_numpy(), models, inputs.test_df)
+        plots["training_curve"] = training_curve(scores.trained.history)
+        write_dvc_outputs(record, scores.decision.improved, plots)
     log.info("Retrain finished: %s.", timer.summary())
     return record

@@ -49,18 +49,40 @@ def metrics_of(model: LoadedModel, df: pd.DataFrame) -> dict[str, float]:
     return classification_metrics(df[LABEL].to_numpy(), score(model, df).to_numpy())
 
 
-def roc_points(
+def curve_points(
     y: Any, models: dict[str, LoadedModel], df: pd.DataFrame, points: int = 101
-) -> dict[str, list[dict[str, float]]]:
-    """ROC curves of several models on the same rows, thinned to about ``points`` points (DVC plots)."""
-    from sklearn.metrics import roc_curve
+) -> dict[str, list]:
+    """The plots ``dvc plots show`` draws, for several models on the same rows: ROC (thinned to about
+    ``points`` points) and calibration (10 equal-count bins), each row naming its ``model``; the ROC
+    label carries the model's ROC AUC, so the legend reads as the metric."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import roc_auc_score, roc_curve
 
-    out = {}
+    roc, calibration = [], []
     for name, model in models.items():
-        fpr, tpr, _ = roc_curve(y, score(model, df).to_numpy())
+        p = score(model, df).to_numpy()
+        label = f"{name} (ROC AUC {roc_auc_score(y, p):.4f})"
+        fpr, tpr, _ = roc_curve(y, p)
         keep = np.unique(np.searchsorted(fpr, np.linspace(0, 1, points)).clip(0, len(fpr) - 1))
-        out[name] = [{"fpr": round(float(fpr[i]), 5), "tpr": round(float(tpr[i]), 5)} for i in keep]
-    return out
+        roc += [
+            {"fpr": round(float(fpr[i]), 5), "tpr": round(float(tpr[i]), 5), "model": label} for i in keep
+        ]
+        observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
+        calibration += [
+            {"predicted": round(float(a), 5), "observed": round(float(b), 5), "model": name}
+            for a, b in zip(predicted, observed, strict=True)
+        ]
+    calibration += [{"predicted": v, "observed": v, "model": "perfectly calibrated"} for v in (0.0, 1.0)]
+    return {"roc": roc, "calibration": calibration}
+
+
+def training_curve(history: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """The candidate's loss and ROC AUC per epoch on its training rows (Keras' history)."""
+    return [
+        {"epoch": epoch, "value": round(value, 5), "metric": name}
+        for name, values in sorted(history.items())
+        for epoch, value in enumerate(values, start=1)
+    ]
 
 
 def metrics_text(metrics: dict[str, float]) -> str:

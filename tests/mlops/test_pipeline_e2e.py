@@ -90,9 +90,15 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     shown = repo.dvc("metrics", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     metrics = json.loads(shown.stdout)[""]["data"]  # "": the workspace
-    assert set(metrics["tracking/last_metrics.json"]["data"]) == {"auc", "improved"}
+    assert set(metrics["tracking/last_metrics.json"]["data"]) == {
+        "candidate_auc",
+        "production_auc",
+        "improved",
+    }
     assert set(metrics["tracking/drift_latest.json"]["data"]) <= {"drift", "drifted"}
-    assert {"auc", "ece", "ndcg10", "top3"} == set(metrics["tracking/eval_latest.json"]["data"])
+    assert {"production_auc", "production_ece", "production_ndcg10", "production_top3"} == set(
+        metrics["tracking/eval_latest.json"]["data"]
+    )
     table = subprocess.run(
         [str(VENV_BIN / "dvc"), "metrics", "show"],
         cwd=repo.root / "mlops",
@@ -108,7 +114,8 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     tracked = {
         k: v
         for k, v in tracked.items()
-        if k.endswith(("last_metrics.json", "_latest.json")) or k.startswith("roc_")
+        if k.endswith(("last_metrics.json", "_latest.json", ".done"))
+        or k in ("roc.json", "calibration.json", "training_curve.json")
     }
     for script, *args in (
         ("retrain_model.py",),
@@ -139,7 +146,7 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     diff = repo.dvc("metrics", "diff", "--json")
     assert diff.returncode == 0, diff.stderr
     assert (
-        "auc" in json.loads(diff.stdout)["tracking/last_metrics.json"]
+        "candidate_auc" in json.loads(diff.stdout)["tracking/last_metrics.json"]
     )  # the candidate's, against the commit
 
 
@@ -253,11 +260,14 @@ def test_two_retrains_at_once_one_refuses(repo: Repo) -> None:
 
 
 def _plots_draw_offline(repo: Repo) -> None:
-    """Plain `dvc plots show` from mlops/: one ROC chart, fpr against tpr, Vega inlined (no CDN)."""
+    """Plain `dvc plots show` from mlops/: ROC, calibration and the training curve, each model in its
+    own colour with its ROC AUC in the legend, Vega inlined (no CDN)."""
     r = repo.dvc("plots", "show")
     assert r.returncode == 0, r.stderr
     page = (repo.root / "mlops" / "dvc_plots" / "index.html").read_text()
     assert "<script src=" not in page and "cdn.jsdelivr" not in page and "vegaEmbed=" in page
-    assert page.count("vegaEmbed('#") == 1 and page.count('"field": "step"') == 0  # no junk plots
+    assert page.count("vegaEmbed('#") == 3 and page.count('"field": "step"') == 0  # no junk plots
     assert '"title": "false positive rate"' in page and '"field": "fpr"' in page
-    assert "roc_candidate.json" in page and "roc_production.json" in page
+    assert '"title": "mean predicted probability"' in page and '"title": "epoch"' in page
+    assert page.count('"field": "model"') >= 2  # coloured by model, not by revision
+    assert "candidate (ROC AUC 0." in page and "production (ROC AUC 0." in page

@@ -1,7 +1,5 @@
-"""The committed dvc.lock matches the code, and every stage lists the project code it runs.
-
-A stale lock makes a fresh clone's `make run` re-run every stage and leave `mlops/dvc.lock`
-modified; a missing dependency makes `dvc repro` skip a stage whose code changed.
+"""Every stage of mlops/dvc.yaml lists the project code it runs: a missing dependency makes
+`dvc repro` skip a stage whose code changed. (dvc.lock is each workspace's own, not committed.)
 """
 
 from __future__ import annotations
@@ -12,12 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_model.common import file_digest
 from ml_model.paths import REPO_ROOT
 from mlops.paths import MLOPS_DIR
 
 DVC_YAML = yaml.safe_load((MLOPS_DIR / "dvc.yaml").read_text())
-DVC_LOCK = yaml.safe_load((MLOPS_DIR / "dvc.lock").read_text())
 STAGES = sorted(DVC_YAML["stages"])
 
 
@@ -49,21 +45,11 @@ def project_imports(script: Path) -> set[Path]:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_lock_matches_the_code(stage: str) -> None:
-    stale = []
-    for dep in DVC_LOCK["stages"][stage]["deps"]:
-        path = MLOPS_DIR / dep["path"]
-        if path.suffix in (".py", ".yaml") and path.is_file() and file_digest(path, "md5") != dep["md5"]:
-            stale.append(dep["path"])
-    assert not stale, (
-        f"mlops/dvc.lock is stale for stage {stage}: {stale}. Run `make run` (dvc repro) and commit mlops/dvc.lock."
-    )
-
-
-@pytest.mark.parametrize("stage", STAGES)
 def test_every_stage_lists_the_code_it_imports(stage: str) -> None:
     spec = DVC_YAML["stages"][stage]
-    script = MLOPS_DIR / spec["cmd"].split()[2]
+    commands = spec["cmd"] if isinstance(spec["cmd"], list) else [spec["cmd"]]
+    scripts = [MLOPS_DIR / c.split()[2] for c in commands]  # "python -B scripts/x.py ..."
     listed = {(MLOPS_DIR / d).resolve() for d in spec["deps"]}
-    missing = sorted(str(p.relative_to(REPO_ROOT)) for p in project_imports(script) - listed)
+    imported = set().union(*(project_imports(s) for s in scripts))
+    missing = sorted(str(p.relative_to(REPO_ROOT)) for p in imported - listed)
     assert not missing, f"stage {stage} runs code it does not list in mlops/dvc.yaml deps: {missing}"
