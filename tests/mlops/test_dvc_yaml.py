@@ -1,5 +1,8 @@
-"""Every stage of mlops/dvc.yaml lists the project code it runs: a missing dependency makes
-`dvc repro` skip a stage whose code changed. (dvc.lock is each workspace's own, not committed.)
+"""The committed dvc.lock matches the code, and every stage lists the project code it runs.
+
+A stale lock makes a fresh clone's `make run` leave `mlops/dvc.lock` modified (it runs every stage
+anyway: the stages' marks are not committed); a missing dependency makes `dvc repro` skip a stage
+whose code changed.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ml_model.common import file_digest
 from ml_model.paths import REPO_ROOT
 from mlops.paths import MLOPS_DIR
 
 DVC_YAML = yaml.safe_load((MLOPS_DIR / "dvc.yaml").read_text())
+DVC_LOCK = yaml.safe_load((MLOPS_DIR / "dvc.lock").read_text())
 STAGES = sorted(DVC_YAML["stages"])
 
 
@@ -42,6 +47,23 @@ def project_imports(script: Path) -> set[Path]:
             found = [module_file(n) for n in names if n.split(".")[0] in ("ml_model", "mlops")]
             todo += [f for f in found if f is not None]
     return {p.resolve() for p in seen if p.name != "__init__.py"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_lock_matches_the_code(stage: str) -> None:
+    stale = []
+    for dep in DVC_LOCK["stages"][stage]["deps"]:
+        path = MLOPS_DIR / dep["path"]
+        if (
+            path.suffix in (".py", ".yaml", ".json")
+            and path.is_file()
+            and file_digest(path, "md5") != dep["md5"]
+        ):
+            stale.append(dep["path"])
+    assert not stale, (
+        f"mlops/dvc.lock is stale for stage {stage}: {stale}. Run `make run` (dvc repro) and commit mlops/dvc.lock."
+    )
+    assert [o["path"] for o in DVC_LOCK["stages"][stage]["outs"]] == [f"tracking/stage_{stage}.done"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
