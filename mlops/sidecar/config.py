@@ -50,6 +50,7 @@ class GateThresholds:
     max_drop: Mapping[str, float] = field(default_factory=dict)  # guard metric -> allowed fall
     min_group_rows: int = 300  # the equity guard judges groups of at least this many rows
     max_group_auc_drop: float = 0.05
+    max_ranking_drop: Mapping[str, float] = field(default_factory=dict)  # ranking guard: ndcg10, top3
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> GateThresholds:
@@ -61,11 +62,16 @@ class GateThresholds:
             max_drop={str(k): float(v) for k, v in (g.get("max_drop") or {}).items()},
             min_group_rows=int(g.get("min_group_rows", cls.min_group_rows)),
             max_group_auc_drop=float(g.get("max_group_auc_drop", cls.max_group_auc_drop)),
+            max_ranking_drop={str(k): float(v) for k, v in (g.get("max_ranking_drop") or {}).items()},
         )
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form logged beside the decision."""
-        return {**asdict(self), "max_drop": dict(self.max_drop)}
+        return {
+            **asdict(self),
+            "max_drop": dict(self.max_drop),
+            "max_ranking_drop": dict(self.max_ranking_drop),
+        }
 
 
 @dataclass(frozen=True)

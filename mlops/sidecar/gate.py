@@ -12,6 +12,7 @@ from typing import Any
 
 from mlops.sidecar.config import GateThresholds
 from mlops.sidecar.equity import equity_check
+from mlops.sidecar.ranking_guard import RankingComparison, ranking_check
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,14 @@ def decide(
     production: dict[str, float],
     thresholds: GateThresholds,
     equity: dict[str, dict[str, Any]] | None = None,
+    ranking: RankingComparison | None = None,
 ) -> Decision:
     """Improved means all of: candidate roc_auc >= ``min_roc_auc``; candidate roc_auc >= production
     roc_auc + ``min_delta``; for each guard metric in ``max_drop``, candidate >= production - drop;
     and, when ``equity`` (``{"candidate": ..., "production": ...}`` on the fixed evaluation set) is
-    given, no group loses materially more than the whole (``equity.equity_check``).
+    given, no group loses materially more than the whole (``equity.equity_check``); and, when
+    ``ranking`` (both models on the same pools) is given and ``max_ranking_drop`` names metrics, no
+    ranking metric falls beyond its allowed drop and noise (``ranking_guard.ranking_check``).
     Any missing or NaN metric fails its check (a model we cannot score is not an improvement)."""
     c_auc, p_auc = _value(candidate, "roc_auc"), _value(production, "roc_auc")
     floor, delta = thresholds.min_roc_auc, thresholds.min_delta
@@ -77,6 +81,10 @@ def decide(
         )
         checks["equity_guard"] = fair
         reasons += [f"equity guard: {f}" for f in failures]
+    if ranking is not None and thresholds.max_ranking_drop:
+        holds, failures = ranking_check(ranking, dict(thresholds.max_ranking_drop))
+        checks["ranking_guard"] = holds
+        reasons += [f"ranking guard: {f}" for f in failures]
     if all(checks.values()):
         gain = c_auc - p_auc
         return Decision(

@@ -33,9 +33,11 @@ from mlops.paths import (
     STAGING_DIR,
     TRACKING_DIR,
 )
+from mlops.sidecar import ranking_guard
 from mlops.sidecar.config import Params
 from mlops.sidecar.equity import measure
 from mlops.sidecar.gate import decide
+from mlops.sidecar.model_quality import model_scorer
 from mlops.sidecar.registry import ensure_champion, repair_registry
 from mlops.sidecar.retrain_record import CandidateScores, Inputs, RetrainRecord
 from mlops.sidecar.retrain_tracking import log_run, save_candidate
@@ -107,8 +109,16 @@ def train_and_score(inputs: Inputs, staging: Path, version: str, timer: Timer) -
             name: measure(ev, score(m, ev), LABEL, cuts)
             for name, m in (("candidate", model), ("production", inputs.production))
         }
-        decision = decide(candidate, prod, inputs.params.gate, equity)
-    scores = CandidateScores(trained, model, candidate, prod, decision, equity)
+    ranking = None
+    if inputs.params.gate.max_ranking_drop:
+        with timer("ranking guard"):
+            ranking = ranking_guard.measure(
+                inputs.train_df, model_scorer(model), model_scorer(inputs.production), inputs.params.ranking
+            )
+    decision = decide(candidate, prod, inputs.params.gate, equity, ranking)
+    scores = CandidateScores(
+        trained, model, candidate, prod, decision, equity, ranking.as_dict() if ranking else None
+    )
     _log_scores(inputs, scores)
     return scores
 

@@ -42,6 +42,7 @@ class CandidateScores:
     production: dict[str, float]
     decision: Decision
     equity: dict[str, Any]  # candidate's and production's groups on the equity evaluation set
+    ranking: dict[str, Any] | None = None  # the ranking guard's comparison (ranking_guard.py)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,8 @@ def log_run(
     mlflow.log_metrics({f"production_{k}": v for k, v in scores.production.items()})
     mlflow.log_dict(record.as_dict(), "metrics.json")
     mlflow.log_dict(scores.equity, "equity.json")
+    if scores.ranking:
+        mlflow.log_dict(scores.ranking, "ranking_guard.json")
     with tempfile.TemporaryDirectory() as tmp:
         auc_plot(scores.equity, Path(tmp) / "auc_by_group.png")
         mlflow.log_artifact(str(Path(tmp) / "auc_by_group.png"), "plots")

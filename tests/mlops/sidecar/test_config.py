@@ -13,6 +13,7 @@ def test_params_build_every_section() -> None:
     params = Params.load()
     assert params.split.test_size == params.train.test_size  # one recipe, read once
     assert params.gate.min_roc_auc > 0.5 and set(params.gate.max_drop) == {"f1", "accuracy"}
+    assert set(params.gate.max_ranking_drop) == {"ndcg10", "top3"}
     assert "client_income" in params.monitor.key_features and params.monitor.min_rows > 0
     assert list(params.income_bands) == sorted(params.income_bands)
     assert params.ranking.k == 10 and params.equity_eval.rows > 0
@@ -37,4 +38,5 @@ def test_thresholds_as_logged() -> None:
         "max_drop": {"f1": 0.01},
         "min_group_rows": 300,
         "max_group_auc_drop": 0.05,
+        "max_ranking_drop": {},
     }
