@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ml_model.match_service import MatchService
-from ml_model.openapi import openapi_document
+from ml_model.openapi import Page, docs_page, index, index_page, openapi_document
 from ml_model.schema import MAX_BODY_BYTES, BadInput, InvalidRecord, short_repr
 from ml_model.scoring_calls import body_problem, parse_json, predict_payload, rank_payload
 from ml_model.service_responses import (
@@ -70,6 +70,38 @@ def health() -> Response:
             "unknown_category_instances": unknown,
         }
     )
+
+
+def _page_response(page: Page) -> Response:
+    """An HTML page with its Content-Security-Policy: its own inline scripts only, nothing loaded."""
+    response = Response(page.body, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = page.csp + "; frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@api.get("/")
+def home() -> Response:
+    """Where everything is (/docs, /openapi.json, /health, /metrics): JSON, or a page for a browser."""
+    pages = current_app.extensions["pages"]
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        response = _page_response(pages["index_page"])
+    else:
+        response = json_response(pages["index"])
+    response.vary.add("Accept")
+    return response
+
+
+@api.get("/docs")
+def docs() -> Response:
+    """The API as a page (Swagger UI, self-contained), built once at start (``openapi.docs_page``)."""
+    page = current_app.extensions["pages"]["docs"]
+    if page is None:
+        return json_response(
+            {"error": "the API page is not available: its files are missing (see the log)"}, 503
+        )
+    return _page_response(page)
 
 
 @api.get("/openapi.json")
@@ -150,7 +182,13 @@ def create_app(
     app.extensions["match_service"] = service
     app.extensions["model_holder"] = service.holder
     app.extensions["prediction_log"] = service.prediction_log
-    app.extensions["openapi"] = orjson.dumps(openapi_document())  # built once: the schema does not change
+    document = openapi_document()
+    app.extensions["openapi"] = orjson.dumps(document)  # built once: the schema does not change
+    app.extensions["pages"] = {"index": index(document), "index_page": index_page(document), "docs": None}
+    try:
+        app.extensions["pages"]["docs"] = docs_page(document)
+    except (OSError, ValueError) as exc:  # the service still scores; only the page is missing
+        log.error("GET /docs will answer 503: %s (restore tools/swagger-ui/vendor/).", exc)
     app.register_blueprint(api)
     register_error_handlers(app)
     deadline = body_timeout if gevent_serving() else None

@@ -6,12 +6,19 @@ answers (scores, warnings, errors) fit it (jsonschema). A bad request lists ever
 once, with its place; unknown categories are scored and named in ``warnings``; the WSGI fast
 path and the Flask path give the same answers. Last, schemathesis fuzzes the live service from
 the description: no 5xx, and every answer matches what the description promises.
+
+The description carries realistic examples (fitted to it, and answered by the service as shown),
+and people read it at ``GET /docs``: one page with Swagger UI's vendored files and the description
+inlined, which names no other host (its rendering in Chromium: tests/browser/service_docs.test.mjs).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import html.parser
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +30,10 @@ import requests
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from ml_model.openapi import OPENAPI_FILE, openapi_document
+from ml_model import service_app
+from ml_model.openapi import DOCS_ASSETS, OPENAPI_FILE, docs_page, openapi_document
+from ml_model.openapi_schemas import TYPICAL, refused_requests
+from ml_model.paths import REPO_ROOT
 from ml_model.schema import (
     CASE_FIELDS,
     FEATURE_FIELDS,
@@ -92,7 +102,7 @@ def _refs(node: object) -> Iterator[str]:
 
 
 def test_every_endpoint_and_every_field_is_described() -> None:
-    assert set(DOC["paths"]) == {"/health", "/predict", "/rank", "/metrics", "/openapi.json"}
+    assert set(DOC["paths"]) == {"/", "/docs", "/health", "/predict", "/rank", "/metrics", "/openapi.json"}
     schemas = DOC["components"]["schemas"]
     for name, fields, extra in (
         ("Instance", FEATURE_FIELDS, []),
@@ -258,6 +268,187 @@ def test_an_integral_float_lawyer_id_is_the_integer_and_405_says_what_is_allowed
     assert 7 in ids and all(type(i) in (int, str) for i in ids)
     r = requests.put(svc.url + "/predict", timeout=5)
     assert r.status_code == 405 and "POST" in r.headers["Allow"]
+
+
+def _media_examples() -> Iterator[tuple[str, str, str, dict, dict]]:
+    """(operation, "request" or a status, the example's name, the media type's schema, the
+    example) for every example in the description."""
+    for item in DOC["paths"].values():
+        for op in item.values():
+            bodies = [("request", op.get("requestBody", {})), *op["responses"].items()]
+            for where, body in bodies:
+                for media in body.get("content", {}).values():
+                    for name, example in media.get("examples", {}).items():
+                        yield op["operationId"], where, name, media["schema"], example
+
+
+def test_every_number_has_typical_examples_a_client_would_send() -> None:
+    numbers = [f for f in FEATURE_FIELDS if f.kind != "category"]
+    assert {f.name for f in numbers} == set(TYPICAL)
+    schemas = DOC["components"]["schemas"]
+    for f in numbers:
+        examples = schemas["Instance"]["properties"][f.name]["examples"]
+        assert examples and all(f.min <= x <= f.max for x in examples), f.name
+    incomes = schemas["Case"]["properties"]["client_income"]["examples"]
+    distances = schemas["RankLawyer"]["properties"]["distance_km"]["examples"]
+    assert all(15_000 <= x <= 80_000 for x in incomes) and all(0 <= x < 50 for x in distances)
+
+
+def test_the_examples_are_realistic_and_fit_the_description() -> None:
+    found = list(_media_examples())
+    places = {(op, where) for op, where, _, _, _ in found}
+    for op in ("predict", "rank"):  # a request, its answer and its refusal for both scoring calls
+        assert {(op, "request"), (op, "200"), (op, "400"), (op, "408"), (op, "413"), (op, "500")} <= places
+    assert ("health", "200") in places
+    sent = []
+    for _, where, _name, schema, example in found:
+        resolved = {**schema, "components": DOC["components"]}
+        jsonschema.Draft202012Validator(resolved).validate(example["value"])  # raises on a misfit
+        assert example["summary"]
+        if where == "request":
+            sent.append(example["value"])
+    pairs = [x for body in sent for x in body.get("instances", [])]
+    pairs += [{**body["case"], **lawyer} for body in sent if "case" in body for lawyer in body["lawyers"]]
+    assert len(pairs) >= 5
+    for pair in pairs:
+        assert 15_000 <= pair["client_income"] <= 80_000 and 0 <= pair["distance_km"] < 50, pair
+    broken = copy.deepcopy(DOC["paths"]["/rank"]["post"]["requestBody"]["content"]["application/json"])
+    broken["examples"]["three_lawyers"]["value"]["case"]["client_income"] = 10_000_001
+    with pytest.raises(jsonschema.ValidationError):  # the check has teeth
+        jsonschema.Draft202012Validator({**broken["schema"], "components": DOC["components"]}).validate(
+            broken["examples"]["three_lawyers"]["value"]
+        )
+
+
+@pytest.mark.parametrize("path", ["/predict", "/rank"])
+def test_the_service_answers_each_request_example_as_its_examples_show(svc: Service, path: str) -> None:
+    """A named request example gets the 200 example of the same name (its warnings and lawyers;
+    the scores are the model's of the day); the wrong request behind the 400 example gets it word
+    for word."""
+    op = DOC["paths"][path]["post"]
+    answers = {
+        name: (int(status), example["value"])
+        for status, response in op["responses"].items()
+        for name, example in response["content"]["application/json"].get("examples", {}).items()
+    }
+    for name, example in op["requestBody"]["content"]["application/json"]["examples"].items():
+        status, shown = answers[name]
+        r = post(svc, path, example["value"])
+        assert r.status_code == status == 200, (name, r.text)
+        body = r.json()
+        assert body["warnings"] == shown["warnings"] and body["warning_count"] == shown["warning_count"]
+        results = "ranking" if path == "/rank" else "predictions"
+        assert len(body[results]) == len(shown[results])
+        if path == "/rank":
+            assert {x["lawyer_id"] for x in body["ranking"]} == {x["lawyer_id"] for x in shown["ranking"]}
+    r = post(svc, path, refused_requests()[op["operationId"]])
+    assert r.status_code == 400 and r.json() == answers["refused"][1]
+
+
+class _Links(html.parser.HTMLParser):
+    """Every URL a page's tags would load or link (src, href, action, ...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [v for k, v in attrs if k in {"src", "href", "action", "srcset", "data", "poster"} and v]
+
+
+def _other_hosts(text: str) -> list[str]:
+    return re.findall(r"https?://[^\s\"'<>)]+", text)
+
+
+def test_the_index_links_everything_a_developer_needs(svc: Service) -> None:
+    r = requests.get(svc.url + "/", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    assert "Accept" in r.headers["Vary"]
+    body = r.json()
+    conforms(body, "Index")
+    assert body["links"] == {
+        "docs": "/docs",
+        "openapi": "/openapi.json",
+        "health": "/health",
+        "metrics": "/metrics",
+    }
+    assert {(e["method"], e["path"]) for e in body["endpoints"]} >= {("POST", "/predict"), ("POST", "/rank")}
+    for link in body["links"].values():
+        assert requests.get(svc.url + link, timeout=10).status_code == 200, link
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = requests.get(svc.url + "/", headers=browser, timeout=5)
+    assert page.headers["Content-Type"].startswith("text/html")
+    links = _Links()
+    links.feed(page.text)
+    assert set(links.urls) == {"/docs", "/openapi.json", "/health", "/metrics"}
+    assert "script-src 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_docs_is_one_page_that_names_no_other_host(svc: Service) -> None:
+    r = requests.get(svc.url + "/docs", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/html; charset=utf-8"
+    page = r.text
+    csp = r.headers["Content-Security-Policy"]
+    assert csp.startswith("default-src 'none'; script-src 'sha256-") and "connect-src 'self'" in csp
+    assert "unsafe-eval" not in csp and not _other_hosts(csp)
+    # Nothing in the page's markup loads or links anything but the service's own paths.
+    links = _Links()
+    links.feed(page)
+    assert links.urls and all(u.startswith("/") and not u.startswith("//") for u in links.urls), links.urls
+    assert "<script src" not in page and "<link" not in page and "@import" not in page
+    # Swagger UI's script and stylesheet are inlined as vendored; around them (the page itself, the
+    # description, the start-up script) no http(s) URL at all.
+    bundle = (DOCS_ASSETS / "swagger-ui-bundle.js").read_text(encoding="utf-8")
+    css = (DOCS_ASSETS / "swagger-ui.css").read_text(encoding="utf-8").split("/*# sourceMappingURL=")[0]
+    assert bundle in page and css in page
+    assert _other_hosts(page.replace(bundle, "").replace(css, "")) == []
+    # The stylesheet's url()s are data: URIs (pictures drawn inline), none fetched.
+    assert all(u.strip("'\"").startswith("data:") for u in re.findall(r"url\(([^)]*)\)", css))
+    # The description in the page is the one served, with the page's own origin as its server.
+    spec = json.loads(
+        re.search(r'<script id="openapi" type="application/json">(.*?)</script>', page, re.S)[1]
+    )
+    assert spec == {**DOC, "servers": [{"url": "/", "description": "The service that served this page."}]}
+
+
+def test_the_vendored_swagger_ui_is_the_pinned_package_unchanged(tmp_path: Path) -> None:
+    tool = REPO_ROOT / "tools" / "swagger-ui"
+    pin = json.loads((tool / "package.json").read_text())["dependencies"]["swagger-ui-dist"]
+    lock = json.loads((tool / "package-lock.json").read_text())["packages"]["node_modules/swagger-ui-dist"]
+    sums = (DOCS_ASSETS / "SHA256SUMS").read_text().splitlines()
+    assert (
+        lock["version"] == pin
+        and sums[0] == f"# swagger-ui-dist {pin} from npm, copied unchanged by tools/swagger-ui/vendor.sh"
+    )
+    listed = dict(reversed(line.split("  ")) for line in sums[1:])
+    assert {"swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"} <= set(listed)
+    for name, digest in listed.items():
+        assert hashlib.sha256((DOCS_ASSETS / name).read_bytes()).hexdigest() == digest, name
+    installed = tool / "node_modules" / "swagger-ui-dist"
+    if installed.is_dir():  # after `tools/swagger-ui/vendor.sh`: the copy is the installed package's
+        for name in listed:
+            assert (installed / name).read_bytes() == (DOCS_ASSETS / name).read_bytes(), name
+    # Missing or unsafe files are refused by name, never served half-built.
+    with pytest.raises(FileNotFoundError, match=r"swagger-ui-bundle\.js"):
+        docs_page(DOC, tmp_path)
+    (tmp_path / "swagger-ui-bundle.js").write_text('var x = "</script><script>alert(1)";')
+    (tmp_path / "swagger-ui.css").write_text("body{}")
+    with pytest.raises(ValueError, match="cannot be inlined"):
+        docs_page(DOC, tmp_path)
+
+
+def test_docs_answers_503_naming_the_problem_when_its_files_are_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(document: dict, assets: Path = tmp_path) -> None:
+        return docs_page(document, assets)
+
+    monkeypatch.setattr(service_app, "docs_page", missing)
+    app = service_app.create_app(prediction_log=tmp_path / "predictions.jsonl")
+    client = app.test_client()
+    r = client.get("/docs")
+    assert r.status_code == 503 and "files are missing" in r.get_json()["error"]
+    assert client.get("/health").status_code == 200  # the service itself still serves
 
 
 def schemathesis_run(svc: Service, folder: Path, schema: str, *args: str) -> subprocess.CompletedProcess:
