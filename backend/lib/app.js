@@ -4,10 +4,11 @@
 const crypto = require('node:crypto');
 const path = require('node:path');
 const express = require('express');
-const { ValidationError, parseMatchRequest, parseLawyerQuery, parseOutcomeRequest } = require('./validate');
+const { ValidationError, refusalBody, parseMatchRequest, parseLawyerQuery, parseOutcomeRequest } = require('./validate');
 const { MatchServiceError } = require('./matchService');
 const { originOf, buildCandidates, mergeRanking, withReasons } = require('./match');
 const { CONTRACT } = require('./vocab');
+const OPENAPI = require('./openapi.json');
 const { createOutcomeStore, OutcomeError, OutcomeFieldError, DuplicateMatchError } = require('./outcomes');
 const { retryBusy, isBusy, DatabaseBusyError } = require('./busy');
 const { createUnstoredLog } = require('./unstored');
@@ -108,6 +109,9 @@ function createApp({
   // types, urgencies, languages, regions, ranges) from it instead of keeping its own copy.
   api.get('/contract', (req, res) => res.json(CONTRACT));
 
+  // This API's own OpenAPI 3.1 description (lib/openapi.json, built by lib/openapi.js).
+  api.get('/openapi.json', (req, res) => res.json(OPENAPI));
+
   api.get('/lawyers', (req, res) => {
     const { filters, page, limit, offset } = parseLawyerQuery(req.query);
     const { total, lawyers } = directory.list(filters, { limit, offset });
@@ -187,7 +191,7 @@ function createApp({
   // eslint-disable-next-line no-unused-vars
   api.use((err, req, res, next) => {
     if (err instanceof ValidationError || err instanceof OutcomeFieldError) {
-      return res.status(400).json({ error: err.message, field: err.field });
+      return res.status(400).json(refusalBody(err)); // every problem: {error, field, errors, error_count}
     }
     if (err instanceof OutcomeError) {
       return res.status(err.status).json({ error: err.message, field: err.field, ...err.extra });
@@ -211,7 +215,7 @@ function createApp({
       return res.status(413).json({ error: `body: request body too large (limit ${bodyLimit})`, field: 'body' });
     }
     if (err && err.type === 'entity.parse.failed') {
-      return res.status(400).json({ error: 'body: not valid JSON', field: 'body' });
+      return res.status(400).json(refusalBody({ field: 'body', message: 'body: not valid JSON' }));
     }
     if (err && Number.isInteger(err.status) && err.status >= 400 && err.status < 500) {
       return res.status(err.status).json({ error: err.expose ? err.message : 'bad request' });
