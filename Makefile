@@ -82,15 +82,17 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## The match service in production form on 127.0.0.1:$(PORT) (default 8000): gunicorn with 2
+## The match service in production form on 127.0.0.1:$PORT (default 8000): gunicorn with 2
 ## gevent workers, so idle or slow clients never hold a worker (ml_model/gunicorn_conf.py,
 ## scripts/serve.sh; README.md "Production serving"). Ctrl-C stops it.
-serve: PORT ?= 8000
+## Ports are read by the recipes' shell, never set as make variables: a target-specific
+## `PORT ?= 8000` made make stop passing the environment's PORT to every recipe (`make app` too).
 serve: install
-	exec scripts/serve.sh --host 127.0.0.1 --port $(PORT)
+	exec scripts/serve.sh --host 127.0.0.1 --port "$${PORT:-8000}"
 
-## The whole app: match service, backend and page; prints the address.
-app: install node-deps
+## The whole app: match service on $ML_PORT (default 8000), backend and page on $PORT (default
+## 5000), all on 127.0.0.1 (HOST, ML_HOST); prints the address; Ctrl-C stops everything it started.
+app: install $(NODE_STAMP)
 	scripts/start_app.sh
 
 ## The MLflow UI over the embedded file store, on 127.0.0.1:5001 (MLFLOW_PORT, MLFLOW_STORE override).

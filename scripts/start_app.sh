@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Start LegalAid Connect on this machine: the ML match service, the backend API and the web page
 # (served by the backend), wait until each answers, and print the address. Ctrl-C or SIGTERM
-# stops all of them.
+# stops all of them, and everything they started (nothing is left listening).
 #
-# Settings (environment):
-#   HOST, PORT          the backend and page        (default 127.0.0.1:5000)
-#   ML_HOST, ML_PORT    the match service           (default 127.0.0.1:8000)
+# Ports (environment; `make app` passes them on):
+#   PORT       the backend, its API (/api/*, described at /api/openapi.json) and the page   default 5000
+#   ML_PORT    the match service (/predict, /rank; its API page at /docs)                   default 8000
+#   HOST, ML_HOST   the addresses they bind                                                 default 127.0.0.1
+# e.g. `PORT=19050 ML_PORT=19051 make app` beside another copy. A port already in use is refused.
+#
+# Other settings:
 #   PYTHON              Python with the service's requirements (default .venv/bin/python)
+#   WAIT_SECONDS        how long each service may take to answer (default 60)
 #   DB_PATH, ML_TIMEOUT_MS, PREDICTION_LOG, MODEL_DIR   passed through to the backend / service
 set -euo pipefail
 
@@ -22,6 +27,13 @@ WAIT_SECONDS="${WAIT_SECONDS:-60}"
 
 log() { printf '[start_app] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+for setting in "PORT=$APP_PORT" "ML_PORT=$ML_PORT"; do
+  value="${setting#*=}"
+  [[ "$value" =~ ^[0-9]{1,5}$ ]] && [ "$value" -ge 1 ] && [ "$value" -le 65535 ] \
+    || die "${setting%%=*} must be a port number from 1 to 65535, not '$value'"
+done
+[ "$APP_PORT" != "$ML_PORT" ] || [ "$APP_HOST" != "$ML_HOST" ] || die "PORT and ML_PORT are both $APP_PORT: give them different ports"
 
 command -v node >/dev/null || die "node (20) is not installed"
 [ -x "$PYTHON" ] || die "no Python at $PYTHON (create the venv: python3 -m venv .venv && .venv/bin/pip install -r ml_model/requirements.txt)"
@@ -46,7 +58,10 @@ cleanup() {
   local status=$?
   [ "$stopping" = 1 ] && return
   stopping=1
-  trap - INT TERM EXIT
+  # make passes its own SIGTERM (or SIGINT) on right after the group's: ignore further signals, or
+  # the second one would end this script before it has stopped and waited for the services.
+  trap '' INT TERM
+  trap - EXIT
   if [ "${#PIDS[@]}" -gt 0 ]; then
     log "stopping (pids ${PIDS[*]})"
     for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
@@ -92,7 +107,8 @@ APP_PID=$!
 wait_for "backend" "$APP_URL/api/health" "$APP_PID"
 wait_for "web page" "$APP_URL/" "$APP_PID"
 
-printf '\nLegalAid Connect is running: %s\n(match service %s; Ctrl-C to stop)\n\n' "$APP_URL" "$ML_URL"
+printf '\nLegalAid Connect is running: %s\n(its API: %s/api/openapi.json; match service %s, API page %s/docs; Ctrl-C to stop)\n\n' \
+  "$APP_URL" "$APP_URL" "$ML_URL" "$ML_URL"
 
 # Run until a signal arrives or one of the services dies (then stop the other).
 while kill -0 "$ML_PID" 2>/dev/null && kill -0 "$APP_PID" 2>/dev/null; do
