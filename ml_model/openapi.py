@@ -22,7 +22,8 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ml_model.openapi_schemas import operation_examples, ref, request_schemas, response_schemas
+from ml_model.openapi_examples import operation_examples
+from ml_model.openapi_schemas import ref, request_schemas, response_schemas
 from ml_model.paths import REPO_ROOT
 from ml_model.schema import MAX_BODY_BYTES, MAX_ERRORS, MAX_INSTANCES, MAX_TEXT_CHARS
 from ml_model.wsgi_fast_path import BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_S, BodyTimeout
