@@ -2,21 +2,37 @@
 // Plain ES modules, no build step, no third-party code. Every piece of user- or database-supplied
 // text is put on the page with textContent (or as an attribute value), never parsed as HTML.
 //
-// Start-up: GET /api/contract (the vocabularies and ranges the form offers) and privacy.json (the
-// retention periods and the contact the privacy statement quotes), then the language's words from
-// i18n/<lang>.json; then <html data-ready="true">. The page keeps what it shows in
-// `state`, so switching language re-renders everything, results and errors included.
+// Start-up: GET /api/contract (the vocabularies and ranges the form offers), privacy.json (the
+// retention periods and the contact the privacy statement quotes) and GET /api/helpline (the number
+// the page gives when our service does not answer, fetched now because then it cannot be), then the
+// language's words from i18n/<lang>.json; then <html data-ready="true">. The page keeps what it
+// shows in `state`, so switching language re-renders everything, results and errors included.
+//
+// The results (POST /api/match): lawyers who handle the case type and speak the client's language
+// first, then the others in a group of their own; what a percentage means and the next step are said
+// once, above the list. With `ranked: false` (matching unavailable) the list comes nearest first,
+// without percentages, with the help line.
 
 import { pickLanguage, directionOf, createTranslator, nativeName, reasonText, effectOf } from './i18n.js';
 
 const API_MATCH = '/api/match';
 const API_CONTRACT = '/api/contract';
+const API_HELPLINE = '/api/helpline';
 // Beside index.html: { contact, retention: { <store>_days: n } }. Its retention is a copy of
 // mlops/params.yaml's (what `scripts/privacy.py expire` enforces); tests/test_privacy_statement.py
 // keeps the two equal. The contact is where clients send a search's reference to have it erased.
 const PRIVACY_SETTINGS = './privacy.json';
 const REQUEST_TIMEOUT_MS = 15000;
-const FIELD_NAMES = ['case_type', 'urgency', 'case_complexity', 'client_language', 'client_region', 'location', 'client_income'];
+const FIELD_NAMES = ['case_type', 'urgency', 'case_complexity', 'client_language', 'client_region', 'client_income'];
+// What a match percentage means, in three bands, each with its own colour and word (band.<name>):
+// at or above `from` (a probability). Said once above the list; below 50% is never green.
+const BANDS = Object.freeze([
+  Object.freeze({ name: 'good', from: 0.7 }),
+  Object.freeze({ name: 'fair', from: 0.5 }),
+  Object.freeze({ name: 'weak', from: 0 }),
+]);
+// Banded as shown: by the whole percentage (0.695 shows as 70%, so it is a good match).
+const bandOf = (p) => BANDS.find((b) => Math.round(p * 100) >= Math.round(b.from * 100)) || BANDS[BANDS.length - 1];
 
 const $ = (id) => document.getElementById(id);
 const form = $('case-form');
@@ -25,7 +41,6 @@ const statusEl = $('status');
 const errorBox = $('error');
 const errorMessage = $('error-message');
 const resultsEl = $('results');
-const resultsNote = $('results-note');
 const resultsTitle = $('results-title');
 const languageSelect = $('ui-language');
 
@@ -39,8 +54,9 @@ const state = {
   fieldErrors: [],   // [[field, key], ...] shown next to the fields
   error: null,       // { key, params } of the error box
   payload: null,     // the last /api/match answer shown
+  helpline: null,    // { phone } from /api/helpline (or the last answer); null: not known
+  languageChosen: false, // the client picked "language you prefer"; until then it follows the page's
   loading: false,
-  locating: false,
 };
 
 const t = (key, params) => state.tr.t(key, params);
@@ -63,6 +79,8 @@ async function setLanguage(lang) {
   document.documentElement.dir = directionOf(lang);
   languageSelect.value = lang;
   render();
+  // "Language you prefer" follows the page's language until the client chooses one.
+  if (!state.languageChosen) $('client_language').value = lang;
 }
 
 function option(value, text) {
@@ -87,9 +105,6 @@ function renderChoices() {
     const examples = `case_type_examples.${v}`;
     return state.tr.has(examples) ? `${label('case_type', v)} (${t(examples)})` : label('case_type', v);
   });
-  const { min, max } = state.contract.fields.case_complexity;
-  const levels = Array.from({ length: max - min + 1 }, (_, i) => min + i);
-  fillSelect($('case_complexity'), levels, (n) => t(`complexity.${n}`));
   fillSelect($('client_language'), vocab('client_language'), (code) => {
     const own = nativeName(code);
     const here = label('client_language', code);
@@ -163,7 +178,6 @@ function render() {
   }
   renderChoices();
   submitButton.textContent = t(state.loading ? 'form.submitting' : 'form.submit');
-  $('use-location').textContent = t(state.locating ? 'form.locating' : 'form.use_location');
   renderFieldErrors();
   renderStatus();
   renderError();
@@ -172,21 +186,18 @@ function render() {
 
 // ---------------------------------------------------------------- validation
 
+// Fields answered with radio buttons: their group is the fieldset, the focus goes to the first button.
+const RADIO_FIELDS = ['urgency', 'case_complexity'];
+
 /** The control that receives focus for a field's error. */
 function controlOf(field) {
-  if (field === 'urgency') return form.querySelector('input[name="urgency"]');
-  if (field === 'location' || field === 'lat') return $('lat');
-  if (field === 'lon') return $('lon');
+  if (RADIO_FIELDS.includes(field)) return form.querySelector(`input[name="${field}"]`);
   return $(field);
 }
 
-const groupOf = (field) => (field === 'urgency' ? $('urgency')
-  : field === 'location' || field === 'lat' || field === 'lon' ? $('location') : null);
+const groupOf = (field) => (RADIO_FIELDS.includes(field) ? $(field) : null);
 
-function errorElementOf(field) {
-  if (field === 'lat' || field === 'lon') return $('location-error');
-  return $(`${field}-error`);
-}
+const errorElementOf = (field) => $(`${field}-error`);
 
 const hasErrorElement = (field) => Boolean(errorElementOf(field));
 
@@ -204,7 +215,7 @@ function renderFieldErrors() {
     el.hidden = false;
     groupOf(field)?.classList.add('invalid');
     const control = controlOf(field);
-    if (control && field !== 'urgency') control.setAttribute('aria-invalid', 'true');
+    if (control && !RADIO_FIELDS.includes(field)) control.setAttribute('aria-invalid', 'true');
   }
 }
 
@@ -234,27 +245,15 @@ function readForm() {
   const body = {};
   const data = new FormData(form);
 
-  for (const field of ['case_type', 'urgency', 'client_language']) {
+  for (const field of ['case_type', 'urgency', 'client_language', 'client_region']) {
     const value = data.get(field);
     if (!value) errors.push([field, `error.${field}.required`]); else body[field] = value;
   }
 
+  // The answer to the plain question is the contract's 1-5 (the radio buttons' values).
   const complexity = data.get('case_complexity');
   if (!complexity) errors.push(['case_complexity', 'error.case_complexity.required']);
   else body.case_complexity = Number(complexity);
-
-  const lat = readNumber($('lat'));
-  const lon = readNumber($('lon'));
-  if (!lat.empty || !lon.empty) {
-    if (lat.empty || lon.empty) errors.push(['location', 'error.location.both']);
-    else if (!lat.valid || lat.value < -90 || lat.value > 90) errors.push(['location', 'error.location.lat']);
-    else if (!lon.valid || lon.value < -180 || lon.value > 180) errors.push(['location', 'error.location.lon']);
-    else body.location = { lat: lat.value, lon: lon.value };
-  }
-
-  const region = data.get('client_region');
-  if (region) body.client_region = region;
-  else if (!body.location) errors.push(['client_region', 'error.client_region.required']);
 
   const income = readNumber($('client_income'));
   if (income.empty) errors.push(['client_income', 'error.client_income.required']);
@@ -302,6 +301,7 @@ function setLoading(loading) {
 function renderError() {
   errorBox.hidden = !state.error;
   errorMessage.textContent = state.error ? t(state.error.key, state.error.params) : '';
+  fillHelpline($('error-helpline'), 'helpline.call', Boolean(state.error));
 }
 
 /** The error box, brought into view and focused (it has tabindex=-1 and role=alert). */
@@ -344,10 +344,28 @@ function link(href, text, className) {
   return a;
 }
 
+/** A tel: link for a phone number of the directory or the help line (digits and + only in the href). */
+const phoneLink = (phone, className) => link(`tel:${phone.replace(/[^0-9+]/g, '')}`, phone, className);
+
+/** The help line as known now: the last answer's, else the one fetched at start-up. */
+function helpline() {
+  const h = (state.payload && state.payload.helpline) || state.helpline;
+  return h && typeof h.phone === 'string' && PHONE_RE.test(h.phone) ? h : null;
+}
+
+/** Fill node with t(key), its {phone} a tel: link to the help line; hidden when not shown or unknown. */
+function fillHelpline(node, key, show = true) {
+  const h = helpline();
+  node.hidden = !(show && h);
+  if (node.hidden) { node.replaceChildren(); return; }
+  node.replaceChildren(...state.tr.segments(key, {}, ['phone'])
+    .map((part) => (typeof part === 'string' ? part : phoneLink(h.phone, 'helpline-phone'))));
+}
+
 function contactSection(lawyer) {
   const c = lawyer.contact || {};
   const section = el('section', 'contact');
-  section.append(el('h4', '', t('card.contact.title')));
+  section.append(el('h5', '', t('card.contact.title')));
   const dl = el('dl', 'contact-list');
   const row = (term, value) => {
     const pair = el('div', 'detail');
@@ -357,7 +375,7 @@ function contactSection(lawyer) {
     dl.append(pair);
   };
   if (typeof c.phone === 'string' && PHONE_RE.test(c.phone)) {
-    row(t('card.contact.phone'), link(`tel:${c.phone.replace(/[^0-9+]/g, '')}`, c.phone, 'contact-phone'));
+    row(t('card.contact.phone'), phoneLink(c.phone, 'contact-phone'));
   }
   if (typeof c.email === 'string' && EMAIL_RE.test(c.email)) {
     row(t('card.contact.email'), link(`mailto:${c.email}`, c.email, 'contact-email'));
@@ -374,12 +392,6 @@ function contactSection(lawyer) {
     row(t('card.contact.online'), a);
   }
   section.append(dl.children.length ? dl : el('p', 'hint', t('card.contact.none')));
-
-  section.append(el('h4', '', t('card.next.title')));
-  const steps = [t(`next_step.${state.payload.case.case_type}`)];
-  if (state.payload.case.urgency === 'high') steps.push(t('next_step.urgent'));
-  steps.push(t(lawyer.hourly_rate === 0 ? 'next_step.free' : 'next_step.paid'));
-  section.append(el('p', 'next-step', steps.join(' ')));
   return section;
 }
 
@@ -387,7 +399,7 @@ const EFFECT_MARK = { plus: '✓', minus: '✗', neutral: '•' };
 
 function reasonsSection(lawyer) {
   const section = el('section', 'reasons');
-  section.append(el('h4', '', t('card.reasons.title')));
+  section.append(el('h5', '', t(isRanked() ? 'card.reasons.title' : 'card.reasons.title_unranked')));
   const ul = el('ul', 'reason-list');
   for (const reason of lawyer.reasons) {
     const text = reasonText(reason, state.tr);
@@ -400,56 +412,146 @@ function reasonsSection(lawyer) {
     li.append(mark, el('span', 'visually-hidden', `${t(`effect.${effect}`)} `), el('span', 'reason-text', text));
     ul.append(li);
   }
-  section.append(ul, el('p', 'hint', t('card.reasons.note')));
+  section.append(ul);
   return section;
 }
 
+/** The answer shown is a ranking by the match service (else: matching unavailable, a plain order). */
+const isRanked = () => Boolean(state.payload) && state.payload.ranked !== false;
+const hasProbability = (lawyer) => typeof lawyer.match_probability === 'number' && Number.isFinite(lawyer.match_probability);
+
 function lawyerCard(lawyer, rank) {
   const tr = state.tr;
-  const percent = Math.round(lawyer.match_probability * 100);
   const li = el('li', 'lawyer');
   li.dataset.lawyerId = String(lawyer.id);
-  li.dataset.probability = String(lawyer.match_probability);
+  li.dataset.eligible = String(lawyer.eligible === true);
 
   const head = el('div', 'lawyer-head');
-  const name = el('h3', 'lawyer-name');
+  const name = el('h4', 'lawyer-name');
   const nameText = el('span', 'name', lawyer.name);
   nameText.setAttribute('dir', 'auto');
   name.append(el('span', 'rank', `${tr.integer(rank)}.`), document.createTextNode(' '), nameText);
-  const score = el('p', 'match');
-  score.append(el('span', 'match-percent', tr.percent(percent / 100)), document.createTextNode(` ${t('card.match')}`));
-  head.append(name, score);
+  head.append(name);
+  const parts = [head];
 
-  const bar = el('div', 'bar');
-  bar.setAttribute('aria-hidden', 'true');
-  const fill = el('div', 'bar-fill');
-  fill.style.width = `${Math.max(0, Math.min(100, percent))}%`;
-  bar.append(fill);
+  if (isRanked() && hasProbability(lawyer)) {
+    // The percentage with its band's word and colour; what the bands mean is said once, above.
+    const percent = Math.round(lawyer.match_probability * 100);
+    const band = bandOf(lawyer.match_probability);
+    li.dataset.probability = String(lawyer.match_probability);
+    li.dataset.band = band.name;
+    li.classList.add(`band-${band.name}`);
+    const score = el('p', 'match');
+    score.append(el('span', 'match-percent', tr.percent(percent / 100)), document.createTextNode(' '),
+      el('span', 'match-band', t(`band.${band.name}`)));
+    head.append(score);
+    const bar = el('div', 'bar');
+    bar.setAttribute('aria-hidden', 'true');
+    const fill = el('div', 'bar-fill');
+    fill.style.width = `${Math.max(0, Math.min(100, percent))}%`;
+    bar.append(fill);
+    parts.push(bar);
+  }
 
+  // The facts to scan at a glance; distance, caseload, rating and experience are in the reasons
+  // below, in sentences that say whether they count for or against, so they are not repeated here.
   const dl = el('dl', 'lawyer-details');
   detail(dl, t('card.specialization'), tr.label('case_type', lawyer.specialization));
   detail(dl, t('card.languages'), tr.list((lawyer.languages || []).map((l) => tr.label('client_language', l))));
   detail(dl, t('card.rate'), lawyer.hourly_rate === 0 ? t('card.rate_free') : t('card.rate_hourly', { amount: tr.money(lawyer.hourly_rate) }));
-  detail(dl, t('card.experience'), tr.integer(lawyer.experience_years));
-  detail(dl, t('card.rating'), t('card.rating_value', { rating: tr.decimal1(Number(lawyer.rating)) }));
   detail(dl, t('card.region'), tr.label('client_region', lawyer.region));
-  if (typeof lawyer.distance_km === 'number') detail(dl, t('card.distance'), t('card.distance_value', { km: tr.decimal1(lawyer.distance_km) }));
-  detail(dl, t('card.open_cases'), tr.integer(lawyer.active_cases));
+  const noReasons = !(Array.isArray(lawyer.reasons) && lawyer.reasons.length);
+  if (noReasons && typeof lawyer.distance_km === 'number') detail(dl, t('card.distance'), t('card.distance_value', { km: tr.decimal1(lawyer.distance_km) }));
 
   const more = el('div', 'lawyer-more');
   more.append(contactSection(lawyer));
   if (Array.isArray(lawyer.reasons) && lawyer.reasons.length) more.append(reasonsSection(lawyer));
 
-  li.append(head, bar, dl, more);
-  if (lawyer.hourly_rate === 0) li.classList.add('pro-bono');
+  li.append(...parts, dl, more);
   return li;
+}
+
+/** The words of the case the group headings quote: its type and the client's language, as labels. */
+function caseWords() {
+  const c = state.payload.case || {};
+  return {
+    case_type: state.tr.label('case_type', c.case_type),
+    language: state.tr.label('client_language', c.client_language),
+  };
+}
+
+/** One group of cards: a heading, an optional note, and the cards numbered on from `start`. */
+function group(kind, lawyers, start, noteKey) {
+  const section = el('section', `group ${kind}`);
+  section.dataset.group = kind;
+  const heading = el('h3', 'group-title', t(`group.${kind}.title`, caseWords()));
+  heading.id = `group-${kind}`;
+  section.setAttribute('aria-labelledby', heading.id);
+  section.append(heading);
+  if (noteKey) section.append(el('p', 'hint group-note', t(noteKey, caseWords())));
+  if (lawyers.length) {
+    const ol = el('ol', 'results');
+    if (start > 1) ol.setAttribute('start', String(start));
+    ol.append(...lawyers.map((l, i) => lawyerCard(l, start + i)));
+    section.append(ol);
+  }
+  return section;
+}
+
+/** What the percentages mean (three bands, their colours said in words), once for the whole list. */
+function renderMeaning(lawyers) {
+  const tr = state.tr;
+  $('bands').replaceChildren(...BANDS.map((b, i) => {
+    const li = el('li', `band band-${b.name}`);
+    li.dataset.band = b.name;
+    const swatch = el('span', 'swatch');
+    swatch.setAttribute('aria-hidden', 'true');
+    const upper = i > 0 ? BANDS[i - 1].from : null;
+    const range = b.from === 0
+      ? t('band.below', { percent: tr.percent(upper) })
+      : upper === null
+        ? t('band.from', { percent: tr.percent(b.from) })
+        : t('band.between', { from: tr.percent(b.from), to: tr.percent(upper - 0.01) });
+    li.append(swatch, el('span', 'band-name', t(`band.${b.name}`)), document.createTextNode(' '), el('span', 'band-range', range));
+    return li;
+  }));
+  const best = lawyers.filter(hasProbability).reduce((m, l) => Math.max(m, l.match_probability), -1);
+  const weak = best >= 0 && bandOf(best).name === 'weak';
+  fillHelpline($('weak-note'), 'results.weak', weak);
+}
+
+/** The next step for this case, once: what to have ready, urgency, and cost. */
+function nextStepText() {
+  const c = state.payload.case || {};
+  const steps = [t(`next_step.${c.case_type}`)];
+  if (c.urgency === 'high') steps.push(t('next_step.urgent'));
+  steps.push(t('next_step.cost'));
+  return steps.join(' ');
 }
 
 function renderResults() {
   const lawyers = state.payload && Array.isArray(state.payload.lawyers) ? state.payload.lawyers : [];
-  resultsEl.replaceChildren(...lawyers.map((l, i) => lawyerCard(l, i + 1)));
-  resultsEl.hidden = lawyers.length === 0;
-  resultsNote.hidden = lawyers.length === 0;
+  const shown = lawyers.length > 0;
+  const ranked = isRanked();
+  $('results-intro').hidden = !shown;
+  $('meaning').hidden = !shown || !ranked;
+  $('unranked').hidden = !state.payload || ranked;
+  if (state.payload && !ranked) {
+    $('unranked-text').textContent = t('unranked.text', caseWords());
+    fillHelpline($('unranked-helpline'), 'helpline.urgent');
+  }
+  if (shown) {
+    if (ranked) renderMeaning(lawyers);
+    $('next-step').textContent = nextStepText();
+    const eligible = lawyers.filter((l) => l.eligible === true);
+    const others = lawyers.filter((l) => l.eligible !== true);
+    const groups = [group('eligible', eligible, 1, eligible.length ? null : 'group.eligible.none')];
+    if (others.length) groups.push(group('fallback', others, eligible.length + 1, 'group.fallback.note'));
+    resultsEl.replaceChildren(...groups);
+  } else {
+    resultsEl.replaceChildren();
+  }
+  resultsEl.hidden = !shown;
   renderReference();
 }
 
@@ -460,7 +562,7 @@ function showResults(payload) {
   renderResults();
   const n = state.payload.lawyers ? state.payload.lawyers.length : 0;
   if (n === 0) setStatus('status.none', undefined, 'empty');
-  else setStatus('status.found', { count: n });
+  else setStatus(isRanked() ? 'status.found' : 'status.found_unranked', { count: n });
   resultsTitle.focus();
 }
 
@@ -493,7 +595,7 @@ async function findLawyers() {
     if (controller !== inFlight) return; // superseded by a newer search
     if (res.ok && payload && Array.isArray(payload.lawyers)) {
       showResults(payload);
-    } else if (res.status === 400 && payload && typeof payload.field === 'string' && FIELD_NAMES.concat('lat', 'lon').includes(payload.field) && hasErrorElement(payload.field)) {
+    } else if (res.status === 400 && payload && typeof payload.field === 'string' && FIELD_NAMES.includes(payload.field) && hasErrorElement(payload.field)) {
       // The server's words are English; the page says it in the client's language, at the field.
       const key = `error.${payload.field}.invalid`;
       setFieldErrors([[payload.field, state.tr.has(key) ? key : 'error.field.invalid']]);
@@ -501,11 +603,16 @@ async function findLawyers() {
       focusField(payload.field);
     } else if (res.status === 503) {
       showError('error.unavailable');
+    } else if (res.status >= 500 && !payload) {
+      // Nothing of ours answered (a proxy's 502/504 page, say): our service, not the client's line.
+      showError('error.network');
     } else {
       showError('error.generic', { detail: `HTTP ${res.status}` });
     }
   } catch (err) {
     if (controller !== inFlight) return; // superseded by a newer search
+    // A fetch to our own backend that fails or never ends is our service not answering: said as
+    // such, with the help line, never as a problem with the client's connection.
     showError(err.name === 'AbortError' ? 'error.timeout' : 'error.network');
   } finally {
     clearTimeout(timer);
@@ -519,31 +626,8 @@ form.addEventListener('submit', (event) => {
 });
 $('retry').addEventListener('click', () => findLawyers());
 
-$('use-location').addEventListener('click', () => {
-  const clearLocationError = () => setFieldErrors(state.fieldErrors.filter(([f]) => !['location', 'lat', 'lon'].includes(f)));
-  clearLocationError();
-  if (!('geolocation' in navigator)) {
-    setFieldErrors([...state.fieldErrors, ['location', 'error.location.unsupported']]);
-    return;
-  }
-  const button = $('use-location');
-  const done = () => {
-    state.locating = false;
-    button.disabled = false;
-    button.textContent = t('form.use_location');
-  };
-  state.locating = true;
-  button.disabled = true;
-  button.textContent = t('form.locating');
-  navigator.geolocation.getCurrentPosition((pos) => {
-    $('lat').value = pos.coords.latitude.toFixed(5);
-    $('lon').value = pos.coords.longitude.toFixed(5);
-    done();
-  }, () => {
-    setFieldErrors([...state.fieldErrors, ['location', 'error.location.failed']]);
-    done();
-  }, { timeout: 10000, maximumAge: 600000 });
-});
+// Once the client picks a language for the case, the page's language no longer changes it.
+$('client_language').addEventListener('change', () => { state.languageChosen = true; });
 
 languageSelect.addEventListener('change', async () => {
   const lang = languageSelect.value;
@@ -567,7 +651,9 @@ async function getJson(url) {
 }
 
 async function start() {
-  [state.contract, state.privacy] = await Promise.all([getJson(API_CONTRACT), getJson(PRIVACY_SETTINGS)]);
+  // The help line is optional here: without it the page still works, it just cannot give the number.
+  const helplineLoaded = getJson(API_HELPLINE).catch(() => null);
+  [state.contract, state.privacy, state.helpline] = await Promise.all([getJson(API_CONTRACT), getJson(PRIVACY_SETTINGS), helplineLoaded]);
   state.languages = [...state.contract.fields.client_language.vocab];
   languageSelect.replaceChildren(...state.languages.map((code) => {
     const o = option(code, nativeName(code));

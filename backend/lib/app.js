@@ -6,7 +6,8 @@ const path = require('node:path');
 const express = require('express');
 const { ValidationError, refusalBody, parseMatchRequest, parseLawyerQuery, parseOutcomeRequest } = require('./validate');
 const { MatchServiceError } = require('./matchService');
-const { originOf, buildCandidates, mergeRanking, withReasons } = require('./match');
+const { originOf, buildCandidates, mergeRanking, plainOrder, withReasons } = require('./match');
+const { helplineFrom } = require('./config');
 const { CONTRACT } = require('./vocab');
 const OPENAPI = require('./openapi.json');
 const { createOutcomeStore, OutcomeError, OutcomeFieldError, DuplicateMatchError } = require('./outcomes');
@@ -76,12 +77,14 @@ class MatchNotStoredError extends Error {
  *   Retry-After: retryAfterS; onRetry(attempt, err) is told of each retry
  * @param {string} [deps.unstoredPath]  where matches that could not be stored are kept (lib/unstored.js);
  *   default unstored_matches.jsonl beside the database (UNSTORED_MATCHES_PATH)
+ * @param {{phone: string}} [deps.helpline]  the help line given to clients (HELPLINE_PHONE, lib/config.js)
  * @param {(line: string) => void} [deps.log]
  */
 function createApp({
   directory, matchClient, outcomes = createOutcomeStore(directory.db), outcomesToken,
   staticDir = DEFAULT_STATIC_DIR, bodyLimit = '16kb', busy = {},
-  unstoredPath = unstoredPathFrom(process.env, directory.path), log = (l) => console.error(l),
+  unstoredPath = unstoredPathFrom(process.env, directory.path), helpline = helplineFrom(process.env),
+  log = (l) => console.error(l),
 }) {
   const { retries = 3, delayMs = 25, retryAfterS = 1, onRetry } = busy;
   const unstored = createUnstoredLog(unstoredPath, { log });
@@ -125,18 +128,37 @@ function createApp({
     res.json(lawyer);
   });
 
+  // The help line, fetched by the page when it loads: what it gives a client if our service stops answering.
+  api.get('/helpline', (req, res) => res.json(helpline));
+
   api.post('/match', async (req, res) => {
     const t0 = performance.now();
-    const { caseFields, location, limit } = parseMatchRequest(req.body);
+    const { caseFields, location, limit, warnings: requestWarnings = [] } = parseMatchRequest(req.body);
     const profiles = directory.all();
     if (profiles.length === 0) return res.json({ match_id: null, model_version: null, lawyers: [] });
     const origin = originOf(caseFields, location);
     const { lawyers, distances } = buildCandidates(caseFields, origin, profiles);
     const t1 = performance.now();
-    const { model_version, prediction_id, ranking, warnings } = await matchClient.rank(caseFields, lawyers);
+    let answer;
+    try {
+      answer = await matchClient.rank(caseFields, lawyers);
+    } catch (err) {
+      if (!(err instanceof MatchServiceError)) throw err;
+      // Matching is unavailable: the client still gets the lawyers who fit the case, nearest first
+      // (not ranked, nothing stored: there is no prediction to refer to), and the help line.
+      log(`match service ${err.kind}: ${err.message}${err.detail ? ` (${err.detail})` : ''}; answered unranked`);
+      return res.json({
+        ranked: false, reason: err.kind, order: 'distance', match_id: null, model_version: null,
+        case: caseFields, origin, candidates: profiles.length, helpline,
+        lawyers: withReasons(plainOrder(profiles, distances, limit, caseFields), caseFields, lawyers),
+        // An unknown category, in the words the service would have used (lib/validate.js).
+        ...(requestWarnings.length ? { warnings: requestWarnings } : {}),
+      });
+    }
+    const { model_version, prediction_id, ranking, warnings } = answer;
     const t2 = performance.now();
     if (warnings) log(`match service warnings for ${prediction_id}: ${JSON.stringify(warnings).slice(0, 500)}`);
-    const shown = withReasons(mergeRanking(ranking, profiles, distances, limit), caseFields, lawyers);
+    const shown = withReasons(mergeRanking(ranking, profiles, distances, limit, caseFields), caseFields, lawyers);
     // Keep which lawyers this match showed (only those returned), so outcomes can refer to them.
     // If that fails, the client is not shown the match (503: it retries, a new prediction), and
     // the match goes to the unstored file: the service logged it, so it is not lost silently.
@@ -168,11 +190,13 @@ function createApp({
     res.set('Server-Timing', `prepare;dur=${(t1 - t0).toFixed(2)}, rank;dur=${(t2 - t1).toFixed(2)}, ` +
       `record;dur=${(t3 - t2).toFixed(2)}`);
     res.json({
+      ranked: true,
       match_id: prediction_id,
       model_version,
       case: caseFields,
       origin,
       candidates: profiles.length,
+      helpline,
       lawyers: shown,
       ...(warnings ? { warnings } : {}),
     });

@@ -26,6 +26,24 @@ function tokenFrom(env, name) {
   return raw;
 }
 
+// The help line a client is given when matching is unavailable (and on the page whenever our service
+// does not answer). The default is a placeholder in the range kept for fiction (555-01xx), like the
+// directory's own numbers: set HELPLINE_PHONE to the organisation's real line in production.
+const DEFAULT_HELPLINE_PHONE = '+1 800-555-0199';
+// The same rule as a lawyer's phone (migration 005), so the page can make it a tel: link.
+const PHONE_RE = /^[0-9 +().-]{7,32}$/;
+
+/** HELPLINE_PHONE as { phone }; refuses anything the page could not dial. */
+function helplineFrom(env = process.env) {
+  const raw = env.HELPLINE_PHONE;
+  if (raw === undefined || raw === '') return Object.freeze({ phone: DEFAULT_HELPLINE_PHONE });
+  const phone = raw.trim();
+  if (!PHONE_RE.test(phone) || phone.replace(/\D/g, '').length < 5) {
+    throw new Error(`HELPLINE_PHONE must be 7 to 32 characters of digits, spaces and + ( ) - ., at least 5 of them digits (e.g. "+1 800-555-0199"), got ${JSON.stringify(raw)}`);
+  }
+  return Object.freeze({ phone });
+}
+
 function loadConfig(env = process.env) {
   return {
     host: env.HOST || '127.0.0.1',
@@ -45,7 +63,8 @@ function loadConfig(env = process.env) {
     dbBusyRetryAfterS: intFrom(env, 'DB_BUSY_RETRY_AFTER_S', 1, 1, 3600),
     // Matches the service scored that could not be stored (lib/unstored.js); beside the database.
     unstoredPath: unstoredPathFrom(env),
+    helpline: helplineFrom(env),
   };
 }
 
-module.exports = { loadConfig };
+module.exports = { loadConfig, helplineFrom, DEFAULT_HELPLINE_PHONE };

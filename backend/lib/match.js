@@ -38,8 +38,29 @@ function buildCandidates(caseFields, origin, profiles) {
   return { lawyers, distances };
 }
 
-/** The top `limit` profiles, best first, each with its distance and match probability. */
-function mergeRanking(ranking, profiles, distances, limit) {
+/**
+ * Eligible for a case: practises its type and speaks the client's language. The directory has no
+ * interpreter field (migrations 001-005: only lawyer_languages), so "offers an interpreter" cannot
+ * be known and the language list alone decides; the others are shown as a separate group.
+ */
+function isEligible(caseFields, profile) {
+  return profile.specialization === caseFields.case_type && profile.languages.includes(caseFields.client_language);
+}
+
+/** Eligible profiles first, then the others, each group keeping the order it had (a stable partition). */
+function eligibleFirst(items, caseFields, profileOf = (x) => x) {
+  const yes = [];
+  const no = [];
+  for (const item of items) (isEligible(caseFields, profileOf(item)) ? yes : no).push(item);
+  return yes.concat(no);
+}
+
+/**
+ * The top `limit` profiles, each with its distance, match probability and whether it is eligible:
+ * the eligible ones first, best first by the model, then the others (the fallback group), best
+ * first. bench/eligibility_bench.py measured showing the others against leaving them out.
+ */
+function mergeRanking(ranking, profiles, distances, limit, caseFields) {
   const byId = new Map();
   for (const p of profiles) byId.set(String(p.id), p);
   // The service ranks best first; if an answer is not in that order, sort it (stably) so a
@@ -52,10 +73,25 @@ function mergeRanking(ranking, profiles, distances, limit) {
       break;
     }
   }
-  return ordered.slice(0, limit).map((r) => {
-    const p = byId.get(String(r.lawyer_id));
-    return { ...p, distance_km: distances.get(p.id), match_probability: r.match_probability };
-  });
+  const scored = ordered.map((r) => ({ p: byId.get(String(r.lawyer_id)), r }));
+  return eligibleFirst(scored, caseFields, (x) => x.p).slice(0, limit).map(({ p, r }) => ({
+    ...p, distance_km: distances.get(p.id), match_probability: r.match_probability, eligible: isEligible(caseFields, p),
+  }));
+}
+
+/**
+ * Without the match service: the top `limit` profiles in a plain order, no match probability.
+ * Eligible ones first; then the others, those who at least practise the case type or speak the
+ * client's language before those who do neither; within each, nearest first (ties: by name, then
+ * id). The same case and directory always give the same list, and a client can see why.
+ */
+function plainOrder(profiles, distances, limit, caseFields) {
+  const fits = (p) => (p.specialization === caseFields.case_type ? 1 : 0)
+    + (p.languages.includes(caseFields.client_language) ? 1 : 0);
+  const sorted = [...profiles].sort((a, b) => fits(b) - fits(a) || distances.get(a.id) - distances.get(b.id)
+    || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.id - b.id);
+  return sorted.slice(0, limit)
+    .map((p) => ({ ...p, distance_km: distances.get(p.id), eligible: isEligible(caseFields, p) }));
 }
 
 // When a fact counts for ('plus') or against ('minus') a lawyer in the reasons shown to a client;
@@ -105,4 +141,6 @@ function withReasons(shown, caseFields, features) {
   return shown.map((l) => ({ ...l, reasons: explain(caseFields, byId.get(String(l.id))) }));
 }
 
-module.exports = { originOf, buildCandidates, mergeRanking, explain, withReasons, REASON_RULES };
+module.exports = {
+  originOf, buildCandidates, mergeRanking, plainOrder, isEligible, eligibleFirst, explain, withReasons, REASON_RULES,
+};

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { backendRequire, startMatchService, startBackend, api, readWhenQuiet, CASE } from './helpers.mjs';
 
-const { buildCandidates, originOf } = backendRequire('./lib/match.js');
+const { buildCandidates, originOf, isEligible } = backendRequire('./lib/match.js');
 const { REGION_CENTROIDS, haversineKm } = backendRequire('./lib/geo.js');
 
 let ml;       // the real match service
@@ -118,18 +118,22 @@ describe('GET /api/lawyers', () => {
 });
 
 describe('POST /api/match', () => {
-  test('ranks all candidates in ONE /rank call and returns the top 10, best first', async () => {
+  test('ranks all candidates in ONE /rank call and returns the top 10, the eligible first, each group best first', async () => {
     const before = rankCalls;
     const { status, body } = await api(backend.url, '/api/match', { method: 'POST', json: CASE });
     assert.equal(status, 200);
     assert.equal(rankCalls - before, 1, 'exactly one call to the match service');
-    assert.deepEqual(Object.keys(body).sort(), ['candidates', 'case', 'lawyers', 'match_id', 'model_version', 'origin']);
+    assert.deepEqual(Object.keys(body).sort(), ['candidates', 'case', 'helpline', 'lawyers', 'match_id', 'model_version', 'origin', 'ranked']);
+    assert.equal(body.ranked, true);
+    assert.match(body.helpline.phone, /\d/);
     assert.match(body.match_id, /^[0-9a-f]{32}$/, 'the service\'s prediction_id, for outcomes to refer to');
     assert.match(body.model_version, /\S/);
     assert.equal(body.candidates, 200);
     assert.equal(body.lawyers.length, 10);
-    const probs = body.lawyers.map((l) => l.match_probability);
-    for (let i = 1; i < probs.length; i++) assert.ok(probs[i - 1] >= probs[i], `descending at ${i}: ${probs}`);
+    for (const group of [body.lawyers.filter((l) => l.eligible), body.lawyers.filter((l) => !l.eligible)]) {
+      const probs = group.map((l) => l.match_probability);
+      for (let i = 1; i < probs.length; i++) assert.ok(probs[i - 1] >= probs[i], `descending at ${i}: ${probs}`);
+    }
     for (const l of body.lawyers) {
       assert.ok(l.match_probability >= 0 && l.match_probability <= 1);
       assert.ok(typeof l.name === 'string' && Array.isArray(l.languages) && l.distance_km >= 0);
@@ -142,14 +146,42 @@ describe('POST /api/match', () => {
     assert.equal(new Set(body.lawyers.map((l) => l.id)).size, 10);
   });
 
-  test('the order is the service\'s own ranking of the same 200 candidates', async () => {
+  test('the order is the service\'s own ranking of the same 200 candidates, the eligible ones moved first', async () => {
     const { body } = await api(backend.url, '/api/match', { method: 'POST', json: { ...CASE, limit: 200 } });
     assert.equal(body.lawyers.length, 200);
-    const { lawyers } = buildCandidates(CASE, originOf(CASE, null), backend.directory.all());
+    const profiles = backend.directory.all();
+    const { lawyers } = buildCandidates(CASE, originOf(CASE, null), profiles);
     const direct = await api(ml.url, '/rank', { method: 'POST', json: { case: CASE, lawyers } });
     assert.equal(direct.status, 200);
-    assert.deepEqual(body.lawyers.map((l) => l.id), direct.body.ranking.map((r) => r.lawyer_id));
-    assert.deepEqual(body.lawyers.map((l) => l.match_probability), direct.body.ranking.map((r) => r.match_probability));
+    const eligible = new Set(profiles.filter((p) => isEligible(CASE, p)).map((p) => p.id));
+    const model = direct.body.ranking;
+    const expected = [...model.filter((r) => eligible.has(r.lawyer_id)), ...model.filter((r) => !eligible.has(r.lawyer_id))];
+    assert.ok(eligible.size > 0 && eligible.size < 200);
+    assert.deepEqual(body.lawyers.map((l) => l.id), expected.map((r) => r.lawyer_id));
+    assert.deepEqual(body.lawyers.map((l) => l.match_probability), expected.map((r) => r.match_probability));
+    assert.deepEqual(body.lawyers.map((l) => l.eligible), expected.map((r) => eligible.has(r.lawyer_id)));
+  });
+
+  test('a low-income housing case: housing specialists who speak the language come before every other lawyer', async () => {
+    // The case from the issue: the model alone put civil-rights, employment, consumer and criminal
+    // lawyers in places 2-6, each card saying against itself "Mainly handles ... cases".
+    for (const client_language of ['en', 'ar']) {
+      const json = { case_type: 'housing', case_complexity: 2, urgency: 'high', client_language, client_region: 'south', client_income: 9000 };
+      const { status, body } = await api(backend.url, '/api/match', { method: 'POST', json });
+      assert.equal(status, 200);
+      const fits = backend.directory.all().filter((p) => isEligible(json, p)).length;
+      const n = Math.min(fits, 10);
+      assert.ok(n >= 3, `${client_language}: ${fits} eligible`);
+      for (const [i, l] of body.lawyers.entries()) {
+        assert.equal(l.eligible, i < n, `${client_language} place ${i + 1}: ${l.specialization} ${l.languages}`);
+        const spec = l.reasons.find((r) => r.factor === 'specialization');
+        if (i < n) {
+          assert.equal(l.specialization, 'housing');
+          assert.ok(l.languages.includes(client_language));
+          assert.equal(spec.effect, 'plus', 'no eligible card argues against itself');
+        }
+      }
+    }
   });
 
   test('every candidate reaches the model: 200 instances scored and logged per request', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { backendRequire, BACKEND, tempDir, startBackend, startFakeService, api, CASE } from './helpers.mjs';
 
 const { openDirectory, migrate, listMigrations } = backendRequire('./lib/db.js');
-const { explain, REASON_RULES } = backendRequire('./lib/match.js');
+const { explain, isEligible, REASON_RULES } = backendRequire('./lib/match.js');
 const { contactFor } = backendRequire('./scripts/generate_lawyers.js');
 const Database = backendRequire('better-sqlite3');
 const SEED = JSON.parse(fs.readFileSync(path.join(BACKEND, 'data', 'lawyers.json'), 'utf8'));
@@ -144,7 +144,10 @@ describe('POST /api/match gives contacts and reasons', () => {
       assert.equal(status, 200);
       assert.deepEqual(body.warnings, ['unknown value'], 'the service\'s warnings are passed on');
       assert.ok(backend.logs.some((l) => /warnings/.test(l)), 'and logged for operators');
-      assert.deepEqual(body.lawyers.map((l) => l.id), [200, 199, 198, 197, 196]);
+      // The service's order (id descending), with the lawyers who fit the case first (ranking.test.mjs).
+      const byIdDesc = [...backend.directory.all()].sort((a, b) => b.id - a.id);
+      const expected = [...byIdDesc.filter((p) => isEligible(CASE, p)), ...byIdDesc.filter((p) => !isEligible(CASE, p))];
+      assert.deepEqual(body.lawyers.map((l) => l.id), expected.slice(0, 5).map((p) => p.id));
       const featuresById = new Map(sent.lawyers.map((f) => [f.lawyer_id, f]));
       for (const l of body.lawyers) {
         assert.deepEqual(l.contact, backend.directory.get(l.id).contact);
@@ -173,7 +176,7 @@ describe('POST /api/match gives contacts and reasons', () => {
     try {
       for (let i = 0; i < 2; i++) {
         const { body } = await api(backend.url, '/api/match', { method: 'POST', json: CASE });
-        assert.deepEqual(Object.keys(body).sort(), ['candidates', 'case', 'lawyers', 'match_id', 'model_version', 'origin']);
+        assert.deepEqual(Object.keys(body).sort(), ['candidates', 'case', 'helpline', 'lawyers', 'match_id', 'model_version', 'origin', 'ranked']);
         assert.equal(body.lawyers[0].reasons.length, FACTORS.length);
       }
     } finally {

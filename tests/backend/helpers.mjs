@@ -143,11 +143,11 @@ export async function startMatchService() {
 
 /**
  * The backend, in this process, on a free port, over a fresh SQLite file; outcomesToken is the
- * OUTCOMES_TOKEN setting (unset: POST /api/outcomes answers 503); busy and unstoredPath as
- * createApp takes them (default: the app's own).
+ * OUTCOMES_TOKEN setting (unset: POST /api/outcomes answers 503); busy, unstoredPath and helpline
+ * as createApp takes them (default: the app's own).
  * Returns { url, directory, logs, close() }.
  */
-export async function startBackend({ mlUrl, timeoutMs = 2000, dbPath, bodyLimit, outcomesToken, busy, unstoredPath } = {}) {
+export async function startBackend({ mlUrl, timeoutMs = 2000, dbPath, bodyLimit, outcomesToken, busy, unstoredPath, helpline } = {}) {
   const { openDirectory } = backendRequire('./lib/db.js');
   const { createMatchClient } = backendRequire('./lib/matchService.js');
   const { createApp } = backendRequire('./lib/app.js');
@@ -155,7 +155,7 @@ export async function startBackend({ mlUrl, timeoutMs = 2000, dbPath, bodyLimit,
   const directory = openDirectory(dbPath || path.join(dir, 'lawyers.db'));
   const logs = [];
   const matchClient = createMatchClient({ baseUrl: mlUrl, timeoutMs });
-  const app = createApp({ directory, matchClient, bodyLimit, outcomesToken, busy, unstoredPath, log: (line) => logs.push(line) });
+  const app = createApp({ directory, matchClient, bodyLimit, outcomesToken, busy, unstoredPath, helpline, log: (line) => logs.push(line) });
   const server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
     s.on('error', reject);

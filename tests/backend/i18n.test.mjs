@@ -77,7 +77,12 @@ describe('translation files', () => {
       const js = fs.readFileSync(path.join(SRC, file), 'utf8');
       for (const m of js.matchAll(/\bt\(\s*'([\w.]+)'/g)) used.add(m[1]);
       // keys handed on to setStatus, showError, errors.push...: every quoted dotted key of the dictionary's sections
-      for (const m of js.matchAll(/'((?:card|error|status|form|meta|results|lang|reason|next|case|field|privacy|reference)\.[\w.]+)'/g)) used.add(m[1]);
+      for (const m of js.matchAll(/'((?:card|error|status|form|meta|results|lang|reason|next|next_step|case|field|privacy|reference|helpline|unranked|meaning|band|group)\.[\w.]+)'/g)) used.add(m[1]);
+      // keys built from a name: t(`band.${b.name}`), t(`group.${kind}.title`) ...
+      for (const m of js.matchAll(/t\(`((?:band|group)\.)\$\{[^}]+\}((?:\.[\w]+)*)`/g)) {
+        const names = m[1] === 'band.' ? ['good', 'fair', 'weak'] : ['eligible', 'fallback'];
+        for (const n of names) used.add(`${m[1]}${n}${m[2]}`);
+      }
     }
     assert.ok(used.size > 40, `found ${used.size} keys`);
     assert.deepEqual([...used].filter((k) => !Object.hasOwn(EN, k)), []);
@@ -87,6 +92,75 @@ describe('translation files', () => {
     const js = fs.readFileSync(path.join(SRC, 'app.js'), 'utf8');
     for (const v of [...CONTRACT.fields.case_type.vocab, ...CONTRACT.fields.client_region.vocab]) {
       assert.doesNotMatch(js, new RegExp(`['"]${v}['"]`), `app.js names ${v}`);
+    }
+  });
+});
+
+describe('the results: groups, what a percentage means, the next step, the help line', () => {
+  const tr = (lang) => createTranslator(lang, dicts[lang]);
+  const words = (lang) => ({ case_type: tr(lang).label('case_type', 'housing'), language: tr(lang).label('client_language', 'ar') });
+
+  for (const lang of LANGUAGES) {
+    test(`${lang}: every new sentence reads whole, with the case type, the language, the bands and the help line in it`, () => {
+      const t = tr(lang);
+      const whole = (text) => assert.ok(text && !/[{}]/.test(text) && !text.includes('.title'), `${lang}: ${text}`);
+      for (const key of ['group.eligible.title', 'group.eligible.none', 'group.fallback.note', 'unranked.text']) {
+        const text = t.t(key, words(lang));
+        whole(text);
+        assert.ok(text.includes(words(lang).case_type) && text.includes(words(lang).language), `${lang} ${key}: ${text}`);
+      }
+      whole(t.t('group.fallback.title'));
+      // The bands' ranges, with the numbers the page uses (70% and up, 50-69%, below 50%).
+      const pct = (x) => t.percent(x);
+      for (const [key, params, must] of [
+        ['band.from', { percent: pct(0.7) }, ['70']],
+        ['band.between', { from: pct(0.5), to: pct(0.69) }, ['50', '69']],
+        ['band.below', { percent: pct(0.5) }, ['50']],
+      ]) {
+        const text = t.t(key, params);
+        whole(text);
+        for (const n of must) assert.ok(text.includes(n), `${lang} ${key}: ${text}`);
+      }
+      for (const name of ['good', 'fair', 'weak']) whole(t.t(`band.${name}`));
+      assert.equal(new Set(['good', 'fair', 'weak'].map((n) => t.t(`band.${n}`))).size, 3, 'three different words');
+      // Every text that gives the help line has exactly one place for the number, and only those.
+      for (const key of ['helpline.call', 'helpline.urgent', 'results.weak']) {
+        const parts = t.segments(key, {}, ['phone']);
+        assert.equal(parts.filter((p) => typeof p === 'object').length, 1, `${lang} ${key}`);
+        for (const p of parts) if (typeof p === 'string') assert.doesNotMatch(p, /[{}]/);
+      }
+      const withPhone = Object.keys(dicts[lang]).filter((k) => placeholdersOf(dicts[lang][k]).includes('phone')).sort();
+      assert.deepEqual(withPhone, ['helpline.call', 'helpline.urgent', 'results.weak']);
+      // The next step is one paragraph per case type, plus urgency and cost, each a sentence.
+      for (const key of ['next.title', 'next_step.cost', 'next_step.urgent', 'meaning.title', 'meaning.text', 'unranked.title']) whole(t.t(key));
+    });
+
+    test(`${lang}: the errors never send the client to check their own connection`, () => {
+      const connection = {
+        en: /connection|internet|network/i, es: /conexión|internet|red\b/i, fr: /connexion|internet|réseau/i,
+        ar: /اتصالك|الإنترنت|الشبكة/, vi: /kết nối mạng|internet|mạng của bạn/i, zh: /网络|网路|连接/,
+      }[lang];
+      for (const key of Object.keys(dicts[lang]).filter((k) => k.startsWith('error.'))) {
+        assert.doesNotMatch(dicts[lang][key], connection, `${lang} ${key}: ${dicts[lang][key]}`);
+      }
+    });
+  }
+
+  test('the complexity question has a plain answer for every level of the contract, none a bare number', () => {
+    const { min, max } = CONTRACT.fields.case_complexity;
+    for (const lang of LANGUAGES) {
+      for (let n = min; n <= max; n++) {
+        const text = dicts[lang][`complexity.${n}`];
+        assert.doesNotMatch(text, /\d/, `${lang} complexity.${n}: ${text}`);
+        assert.ok(text.length >= 3, `${lang} complexity.${n}`);
+      }
+      assert.equal(new Set(Array.from({ length: max - min + 1 }, (_, i) => dicts[lang][`complexity.${min + i}`])).size, max - min + 1);
+    }
+  });
+
+  test('no coordinates are asked for any more, in any language', () => {
+    for (const lang of LANGUAGES) {
+      assert.deepEqual(Object.keys(dicts[lang]).filter((k) => /^form\.(lat|lon|location|use_location|locating)\b|^error\.location\./.test(k)), [], lang);
     }
   });
 });

@@ -52,7 +52,8 @@ const historyRows = (matchId, lawyerId) =>
 describe('POST /api/match keeps what it showed', () => {
   test('returns the service\'s prediction_id as match_id and stores exactly the lawyers returned', async () => {
     const body = await match({ ...CASE, limit: 3 });
-    assert.deepEqual(Object.keys(body).sort(), ['candidates', 'case', 'lawyers', 'match_id', 'model_version', 'origin']);
+    assert.deepEqual(Object.keys(body).sort(), ['candidates', 'case', 'helpline', 'lawyers', 'match_id', 'model_version', 'origin', 'ranked']);
+    assert.equal(body.ranked, true);
     assert.match(body.match_id, /^[0-9a-f]{32}$/);
     assert.equal(body.candidates, 200);
     assert.equal(body.lawyers.length, 3);

@@ -17,7 +17,7 @@ test('npm start entry point: creates and seeds DB_PATH, serves the page and the 
   const proc = spawn(process.execPath, ['server.js'], {
     cwd: BACKEND,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DB_PATH: dbPath,
-      ML_SERVICE_URL: `http://127.0.0.1:${deadMl}`, ML_TIMEOUT_MS: '500', OUTCOMES_TOKEN: TOKEN },
+      ML_SERVICE_URL: `http://127.0.0.1:${deadMl}`, ML_TIMEOUT_MS: '500', OUTCOMES_TOKEN: TOKEN, HELPLINE_PHONE: '+1 312-555-0177' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -59,7 +59,11 @@ test('npm start entry point: creates and seeds DB_PATH, serves the page and the 
     const match = await api(base, '/api/match', { method: 'POST', json: {
       case_type: 'housing', case_complexity: 2, urgency: 'low', client_language: 'en', client_region: 'east', client_income: 1000,
     } });
-    assert.equal(match.status, 503);
+    // Matching is unavailable: the eligible lawyers in a plain order, and the help line HELPLINE_PHONE sets.
+    assert.equal(match.status, 200);
+    assert.equal(match.body.ranked, false);
+    assert.deepEqual(match.body.helpline, { phone: '+1 312-555-0177' });
+    assert.deepEqual((await api(base, '/api/helpline')).body, { phone: '+1 312-555-0177' });
 
     // OUTCOMES_TOKEN reaches the outcomes endpoint: the right token gets past authentication.
     const outcome = { match_id: 'a'.repeat(32), lawyer_id: 1, outcome: 'engaged' };
@@ -88,6 +92,19 @@ test('a bad setting stops the start with a clear message', async () => {
   const code = await new Promise((r) => proc.once('exit', r));
   assert.equal(code, 1);
   assert.match(err, /PORT must be an integer/);
+});
+
+test('a HELPLINE_PHONE that is not a phone number stops the start', async () => {
+  const proc = spawn(process.execPath, ['server.js'], {
+    cwd: BACKEND,
+    env: { ...process.env, PORT: '0', DB_PATH: ':memory:', HELPLINE_PHONE: 'call the office' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  proc.stderr.on('data', (c) => { err += c; });
+  const code = await new Promise((r) => proc.once('exit', r));
+  assert.equal(code, 1);
+  assert.match(err, /HELPLINE_PHONE must be/);
 });
 
 test('an OUTCOMES_TOKEN too short to be a secret stops the start', async () => {

@@ -71,6 +71,9 @@ describe('the page in every language of the data contract', () => {
         assert.deepEqual(regions, CONTRACT.fields.client_region.vocab.map((v) => words[`vocab.client_region.${v}`]));
         const urgencies = await page.locator('input[name="urgency"]').evaluateAll((is) => is.map((i) => i.value));
         assert.deepEqual(urgencies, CONTRACT.fields.urgency.vocab);
+        assert.equal(await page.inputValue('#client_language'), lang, '"language you prefer" starts as the page\'s');
+        const complexity = await page.locator('input[name="case_complexity"]').evaluateAll((is) => is.map((i) => [i.value, i.closest('label').textContent.trim()]));
+        for (const [v, text] of complexity) assert.equal(text, words[`complexity.${v}`]);
 
         // Before the search: what is kept, in plain words, above the form, with the periods in days.
         assert.ok((await box(page, '#privacy-notice')).y < (await box(page, '#case-form')).y, 'the notice comes before the form');
@@ -104,9 +107,19 @@ describe('the page in every language of the data contract', () => {
           `mailto:${PRIVACY.contact}?subject=${encodeURIComponent(words['reference.email_subject'].replace('{reference}', matchId))}`);
         assert.equal(await page.textContent('#status'), words['status.found'].replace('{count}', '10'));
         const first = page.locator('#results li.lawyer').first();
-        assert.equal(await first.locator('.contact h4').first().textContent(), words['card.contact.title']);
-        assert.equal(await first.locator('.reasons h4').textContent(), words['card.reasons.title']);
-        assert.ok((await first.locator('.next-step').textContent()).startsWith(words['next_step.immigration']));
+        assert.equal(await first.locator('.contact h5').first().textContent(), words['card.contact.title']);
+        assert.equal(await first.locator('.reasons h5').textContent(), words['card.reasons.title']);
+        // Said once, above the list: the next step, and what the percentages mean with the three bands.
+        assert.ok((await page.textContent('#next-step')).startsWith(words['next_step.immigration']));
+        assert.equal(await page.locator('.next-step').count(), 1);
+        assert.equal(await page.textContent('#meaning-title'), words['meaning.title']);
+        const bands = await page.locator('#bands .band-name').allTextContents();
+        assert.deepEqual(bands, ['good', 'fair', 'weak'].map((b) => words[`band.${b}`]));
+        assert.equal(await page.textContent('#group-eligible'),
+          words['group.eligible.title'].replace('{case_type}', words['vocab.case_type.immigration']).replace('{language}', words['vocab.client_language.es']));
+        for (const card of await page.locator('#results li.lawyer').all()) {
+          assert.ok((await card.locator('.match').textContent()).includes(words[`band.${await card.getAttribute('data-band')}`]));
+        }
         assert.equal(await first.locator('.reason').count(), 6);
         assert.match(await first.locator('a.contact-phone').textContent(), /^\+1 \d{3}-555-01\d{2}$/);
         assert.deepEqual(await keysShown(page, words), [], 'no untranslated key on screen');
@@ -143,6 +156,32 @@ describe('the page in every language of the data contract', () => {
     });
   }
 
+  for (const lang of ['en', 'ar']) {
+    for (const width of [390, 1280]) {
+      test(`${lang} at ${width} px: results readable, nothing wider than the window, axe-core clean (screenshot)`, async () => {
+        const context = await contextFor(LOCALE[lang], { width, height: 900 });
+        try {
+          const { page, problems } = await openPage(context, `${backend.url}/`);
+          await fillForm(page, { ...FORM, case_type: 'housing', client_language: lang, client_region: 'south', client_income: '9000' });
+          await page.click('#submit');
+          await page.waitForSelector('#results li.lawyer');
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+          assert.ok(overflow <= 0, `${overflow} px wider than the window`);
+          // On a phone the panels stack: the results under the form; on a desktop, side by side.
+          const [form, results] = [await box(page, '.panel'), await box(page, '#results-panel')];
+          if (width === 390) assert.ok(results.y > form.y + form.height - 1, 'stacked');
+          else assert.ok(Math.abs(results.y - form.y) < 2, 'side by side');
+          const { serious } = await runAxe(page);
+          assert.deepEqual(serious, []);
+          assert.deepEqual(problems, []);
+          await screenshot(page, `results-${lang}-${width}.png`, { also: `/tmp/legalaid-results-${lang}-${width}.png` });
+        } finally {
+          await context.close();
+        }
+      });
+    }
+  }
+
   test('the language switch re-renders everything in place, results included, and the address keeps it', async () => {
     const context = await contextFor('en-US');
     try {
@@ -156,7 +195,7 @@ describe('the page in every language of the data contract', () => {
       await page.waitForFunction(() => document.documentElement.lang === 'ar');
       assert.equal(await page.evaluate(() => document.documentElement.dir), 'rtl');
       assert.equal(await page.textContent('#status'), ar['status.found'].replace('{count}', '10'));
-      assert.equal(await page.textContent('#results li.lawyer .reasons h4 >> nth=0'), ar['card.reasons.title']);
+      assert.equal(await page.textContent('#results li.lawyer .reasons h5 >> nth=0'), ar['card.reasons.title']);
       assert.deepEqual(await page.locator('#results li.lawyer').evaluateAll((els) => els.map((e) => e.dataset.lawyerId)), ids,
         'the same lawyers, nothing sent again');
       assert.equal(await page.inputValue('#case_type'), FORM.case_type, 'the answers are kept');
@@ -176,7 +215,7 @@ describe('the page in every language of the data contract', () => {
     }
   });
 
-  test('errors in Arabic: validation and "matching unavailable" are in view, focused, and pass axe-core', async () => {
+  test('errors in Arabic: validation and "matching unavailable" (the plain list and the help line) are in view and pass axe-core', async () => {
     const context = await contextFor('ar', { width: 390, height: 740 });
     try {
       const ar = dict('ar');
@@ -190,13 +229,31 @@ describe('the page in every language of the data contract', () => {
 
       await fillForm(page);
       await page.click('#submit');
+      await page.waitForSelector('#results li.lawyer');
+      assert.equal(await page.locator('#error').isHidden(), true);
+      assert.equal(await page.textContent('#unranked h3'), ar['unranked.title']);
+      const helpline = page.locator('#unranked-helpline a.helpline-phone');
+      assert.match(await helpline.textContent(), /^\+?[\d ()-.]+$/);
+      assert.equal(await helpline.getAttribute('dir'), 'ltr', 'the number reads left to right');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'results-title');
+      assert.equal(await inViewport(page, '#results-title'), true);
+      assert.equal(await page.locator('#results .match-percent').count(), 0);
+      ({ serious } = await runAxe(page));
+      assert.deepEqual(serious, [], 'unranked state');
+      await screenshot(page, 'lang-ar-unavailable.png', { also: '/tmp/legalaid-ar-unavailable.png' });
+
+      // Our backend gone: in Arabic, our service is not answering, with the help line.
+      await downBackend.close();
+      downBackend = null;
+      await page.click('#submit');
       await page.waitForSelector('#error:not([hidden])');
-      assert.equal(await page.textContent('#error-message'), ar['error.unavailable']);
+      assert.equal(await page.textContent('#error-message'), ar['error.network']);
+      assert.ok(await page.isVisible('#error-helpline a.helpline-phone'));
       assert.equal(await page.evaluate(() => document.activeElement.id), 'error');
       assert.equal(await inViewport(page, '#error'), true);
       ({ serious } = await runAxe(page));
       assert.deepEqual(serious, [], 'error state');
-      await screenshot(page, 'lang-ar-unavailable.png', { also: '/tmp/legalaid-ar-unavailable.png' });
+      await screenshot(page, 'lang-ar-gone.png', { also: '/tmp/legalaid-ar-gone.png' });
     } finally {
       await context.close();
     }

@@ -31,7 +31,7 @@ export async function screenshot(page, name, { also } = {}) {
 export async function fillForm(page, values = FORM) {
   await page.selectOption('#case_type', values.case_type);
   await page.check(`input[name="urgency"][value="${values.urgency}"]`);
-  await page.selectOption('#case_complexity', values.case_complexity);
+  await page.check(`input[name="case_complexity"][value="${values.case_complexity}"]`);
   await page.selectOption('#client_language', values.client_language);
   await page.selectOption('#client_region', values.client_region);
   await page.fill('#client_income', values.client_income);
