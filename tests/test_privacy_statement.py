@@ -288,15 +288,13 @@ WORDS: dict[str, dict[str, list[str]]] = {
 }
 
 # What the form asks (src/index.html): the statement says it asks for no name, contact details or
-# free text, and that a given location is not kept but the distances from it are.
+# free text (a region from a list, not a location; distances are from the region's centre).
 # (The urgency radio buttons are made by app.js from the contract.)
 FORM_FIELDS = {
     "case_type",
     "case_complexity",
     "client_language",
     "client_region",
-    "lat",
-    "lon",
     "client_income",
 }
 
