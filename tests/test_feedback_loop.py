@@ -1,6 +1,9 @@
 """The whole loop on this machine: production traffic and outcomes become a data version that retrains.
 
-The simulator's clients ask the real backend for matches (which asks the real match service);
+The simulator's clients ask the real backend for matches (which asks the real match service), and
+between them someone calls the service's /predict the README's way, so the log mixes /predict lines
+(no lawyer ids) with /rank lines: every label must still join (a /predict line once turned the ids
+into floats and lost them all);
 after a concept change in the world, an intake worker records what happened for each lawyer shown,
 drawn from the simulator's truth on exactly the features the model saw. The outcomes are exported
 (`npm run export-outcomes`), joined with the prediction log (`collect_feedback.py`), and a retrain
@@ -35,6 +38,7 @@ pytestmark = pytest.mark.slow
 TOKEN = "intake-worker-token-0123456789"
 CASE = ("case_type", "case_complexity", "urgency", "client_language", "client_region", "client_income")
 MATCHES, SHOWN = 600, 20
+PREDICT_EVERY = 50  # a direct /predict (README's curl) after every that many matches
 
 
 def start_backend(tmp: Path, ml_url: str) -> tuple[subprocess.Popen, str, Path]:
@@ -64,14 +68,21 @@ def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Pat
     try:
         http = requests.Session()
         cases = simulate(MATCHES, 71)[list(CASE)]
-        shown = []
-        for case in cases.to_dict("records"):
+        shown, predicted = [], 0
+        instances = simulate(MATCHES // PREDICT_EVERY * 3, 72).drop(columns="match")
+        for i, case in enumerate(cases.to_dict("records")):
             r = http.post(url + "/api/match", json={**case, "limit": SHOWN}, timeout=10)
             assert r.status_code == 200, r.text
             body = r.json()
             assert len(body["match_id"]) == 32 and len(body["lawyers"]) == SHOWN
             shown += [(body["match_id"], lw["id"]) for lw in body["lawyers"]]
+            if i % PREDICT_EVERY == 0:  # README's curl .../predict, into the same log
+                batch = instances.iloc[predicted : predicted + 1 + i % 3].to_dict("records")
+                r = http.post(svc.url + "/predict", json={"instances": batch}, timeout=10)
+                assert r.status_code == 200, r.text
+                predicted += len(batch)
         logged = read_prediction_log(svc.prediction_log)
+        assert logged["lawyer_id"].isna().sum() == predicted  # /predict lines hold no lawyer id
         served = logged.set_index(["prediction_id", "lawyer_id"]).loc[shown].reset_index()
         assert len(served) == len(shown)  # every shown lawyer is in the log with the features served
         truth = 1 / (1 + np.exp(-true_logit(served, concept=True)))  # the world has changed
@@ -115,10 +126,13 @@ def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Pat
         str(export),
         "--out",
         str(repo.data),
+        "--strict",
     )
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
     assert report["with_outcome"] == len(shown) == report["rows_written"]
+    assert report["labels"] == f"{len(shown)} joined of {len(shown)}" and not report["dropped"]
+    assert report["instances_without_lawyer_id"] == predicted and report["bad_log_lines"] == 0
     data = pd.read_csv(repo.data)
     assert data["match"].mean() == pytest.approx(engaged.mean())
 

@@ -2,13 +2,17 @@
 
 The features are exactly what the service was served (its prediction log), ``match`` is the
 outcome an intake worker recorded (the backend's export); pairs without an outcome are left out,
-never invented as negatives. Prints what it found as JSON. The logic is
-``mlops/sidecar/feedback.py``. Next: ``dvc add`` the file, ``dvc push``, commit the ``.dvc`` file.
+never invented as negatives. Prints what it found as JSON, ``labels`` first ("k joined of N").
+When outcomes exist but none joins a served pair it warns and writes nothing; ``--strict`` then
+exits 1. Exits 2 on bad input. The logic is ``mlops/sidecar/feedback.py``. Next: ``dvc add`` the
+file, ``dvc push``, commit the ``.dvc`` file.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +21,8 @@ from mlops.paths import DATASET
 from mlops.scripts.utils import run_cli, script_parser
 from mlops.sidecar.feedback import collect
 
+log = logging.getLogger(__name__)
+
 
 def _time(text: str) -> datetime:
     """An ISO time; without a zone it is UTC."""
@@ -24,8 +30,20 @@ def _time(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _days(text: str) -> float:
+    """A number of days, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"must be a number of days, 0 or more, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run; exit 2 on bad input, with the file and line or field named."""
+    """Parse arguments and run; exit 2 on bad input, with the file and line or field named; 1 with
+    ``--strict`` when outcomes exist but none joins."""
     parser = script_parser(__doc__, data=False, params_help=None)
     parser.add_argument(
         "--predictions", type=Path, nargs="+", required=True, help="prediction log(s) (.jsonl)"
@@ -34,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DATASET, help="the labelled CSV to write")
     parser.add_argument("--since", type=_time, help="only pairs served at or after this ISO time")
     parser.add_argument(
-        "--min-age-days", type=float, default=0.0, help="only pairs served at least this long ago"
+        "--min-age-days", type=_days, default=0.0, help="only pairs served at least this long ago"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when outcomes exist but none joins a served pair"
     )
     args = parser.parse_args(argv)
     setup_logging()
@@ -42,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     code, report = run_cli("collect feedback", collect, *run)
     if report:
         print(json.dumps(report.as_dict(), indent=2))
+        if args.strict and report.nothing_joined:
+            log.error("--strict: labels %s; exiting 1.", report.labels()["summary"])
+            return 1
     return code
 
 

@@ -5,7 +5,7 @@ exists, else the newest ``mlops/data`` version; ``--reference`` and ``--current`
 ``mlops/reports/data_drift_report_<ts>.html`` and ``.json`` and MLflow run ``monitor_<ts>``; the
 DVC metric ``drift_latest.json`` only with ``--dvc-outputs``. The rule and the logic are in
 ``mlops/sidecar/drift.py`` and ``monitor.py``. Exits 0 even on drift unless ``--fail-on-drift``
-(then 1); 2 on bad input.
+(then 1); 1 with ``--strict`` when ``--outcomes`` holds outcomes but none joins; 2 on bad input.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outcomes", type=Path, help="with a prediction log: the backend's outcome export")
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR, help="where the reports go")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 1 when dataset drift is found")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when --outcomes holds outcomes but none joins a served pair",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the run to MLflow")
     add_dvc_outputs_flag(parser)
     args = parser.parse_args(argv)
@@ -49,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     code, result = run_cli("monitor", monitor, *run)
     if code:
         return code
+    labels = result.labels or {}
+    if args.strict and labels.get("outcomes") and not labels.get("joined"):
+        log.error("--strict: labels %s; exiting 1.", labels["summary"])
+        return 1
     return 1 if result.dataset_drift and args.fail_on_drift else 0
 
 

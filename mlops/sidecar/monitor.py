@@ -58,6 +58,7 @@ class MonitorResult:
     classification_quality: dict[str, Any] | None
     verdict: str  # the sentence every view shows
     evidently_failed_tests: list[str]
+    labels: dict[str, Any] | None = None  # with --outcomes: {"summary": "k joined of N", ...}
     mlflow_run_id: str | None = None
 
     @property
@@ -110,6 +111,7 @@ def build_result(
         classification_quality=quality.as_dict() if quality else None,
         verdict=verdict.line,
         evidently_failed_tests=failed,
+        labels=obs.labels,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from ml_model.prediction_log import read_prediction_log
 from ml_model.schema import FEATURES, LABEL, SchemaError
 from mlops.paths import DATASET
 from mlops.sidecar.config import MonitorConfig
-from mlops.sidecar.feedback import FeedbackReport, join, known_categories, read_outcomes, served_pairs
+from mlops.sidecar.feedback import FeedbackReport, join_outcomes, known_categories, read_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Observed:
     rows_in: int  # current rows before sampling down
     unknown_rows: int  # logged instances with categories the model does not know
     labelled: pd.DataFrame | None = None  # current rows with an outcome, for quality
+    labels: dict[str, Any] | None = None  # with --outcomes: how many outcomes joined (FeedbackReport.labels)
 
     @property
     def labelled_are_tested(self) -> bool:
@@ -65,16 +67,37 @@ class Observed:
         return self.labelled is self.current
 
 
-def labelled_rows(current: pd.DataFrame, current_path: Path, outcomes: Path | None) -> pd.DataFrame | None:
-    """Labelled current rows: a labelled CSV as it is, or a prediction log joined with outcomes."""
+def labelled_rows(
+    current: pd.DataFrame, current_path: Path, outcomes: Path | None
+) -> tuple[pd.DataFrame | None, dict[str, Any] | None]:
+    """Labelled current rows: a labelled CSV as it is, or a prediction log joined with outcomes
+    (the same join as collect_feedback, without a window); and, with outcomes, how many joined.
+    Outcomes that join nothing are a warning: quality would silently be missing."""
     if outcomes is None:
-        return current if LABEL in current.columns else None
+        return (current if LABEL in current.columns else None), None
     if current_path.suffix != ".jsonl":
         raise ValueError(f"--outcomes goes with a prediction log (.jsonl), not {current_path}")
     report = FeedbackReport()
-    rows = join(served_pairs([current_path], None, 0.0, report), read_outcomes(outcomes), report)
-    log.info("%d of %d served pairs have an outcome; quality is measured on those.", len(rows), report.served)
-    return rows if len(rows) else None
+    rows = join_outcomes([current_path], read_outcomes(outcomes), None, 0.0, report)
+    labels = report.labels()
+    if report.nothing_joined:
+        log.warning(
+            "Labels: %s. None of the outcomes in %s joins a served pair of %s (%d outcome(s) name a "
+            "pair not in the log, %d a dropped one): no production quality.",
+            labels["summary"],
+            outcomes,
+            current_path,
+            report.outcomes_without_prediction,
+            report.outcomes_of_dropped_pairs,
+        )
+    else:
+        log.info(
+            "Labels: %s; %d of %d served pairs have an outcome; quality is measured on those.",
+            labels["summary"],
+            len(rows),
+            report.served,
+        )
+    return (rows if len(rows) else None), labels
 
 
 def load_observed(
@@ -90,5 +113,5 @@ def load_observed(
             "Sampled %d of %d current rows (seed %d) for the drift tests.", len(current), rows_in, cfg.seed
         )
     # a labelled CSV: quality on the same (sampled) rows as the drift tests, so the report carries both
-    labelled = labelled_rows(current, current_path, outcomes)
-    return Observed(reference, current, rows_in, unknown_rows, labelled)
+    labelled, labels = labelled_rows(current, current_path, outcomes)
+    return Observed(reference, current, rows_in, unknown_rows, labelled, labels)

@@ -1,5 +1,6 @@
 """The prediction log's writer and reader agree, a torn last line is tolerated, no answered line is
-lost, and the log rotates by size into a bounded window that is read as one."""
+lost, and the log rotates by size into a bounded window that is read as one; a hostile or damaged
+line is skipped and named, and copies of a request that disagree are all dropped."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import orjson
 import pytest
 
+from ml_model import prediction_log_reader
 from ml_model.prediction_log import (
     LogEntry,
     PredictionLog,
@@ -20,6 +22,7 @@ from ml_model.prediction_log import (
     log_files,
     read_prediction_log,
 )
+from ml_model.prediction_log_reader import NAMED_PROBLEMS, scan_prediction_logs
 from ml_model.schema import FEATURES
 from mlops.sidecar.simulator import simulate
 
@@ -42,7 +45,7 @@ def test_round_trip_one_row_per_instance(tmp_path) -> None:
     assert back["lawyer_id"].tolist() == [None] * 30 + ["L7", 9]
 
 
-def test_torn_last_line_is_skipped_but_a_bad_middle_line_is_an_error(tmp_path) -> None:
+def test_torn_last_line_is_skipped_and_a_bad_middle_line_is_skipped_and_named(tmp_path, caplog) -> None:
     df = simulate(3, 2)
     path = tmp_path / "p.jsonl"
     log = PredictionLog(path)
@@ -51,9 +54,10 @@ def test_torn_last_line_is_skipped_but_a_bad_middle_line_is_an_error(tmp_path) -
     good = path.read_text()
     path.write_text(good + '{"time": "2026-')
     assert len(read_prediction_log(path)) == 3
+    assert "line 2" not in caplog.text  # a torn last line is expected, not a warning
     path.write_text("oops\n" + good)
-    with pytest.raises(ValueError, match=r"p\.jsonl, line 1"):
-        read_prediction_log(path)
+    assert len(read_prediction_log(path)) == 3
+    assert "p.jsonl, line 1: not JSON" in caplog.text
     path.write_text("")
     with pytest.raises(ValueError, match="no records"):
         read_prediction_log(path)
@@ -193,3 +197,151 @@ def test_rotation_settings_come_from_the_environment(tmp_path, monkeypatch) -> N
     monkeypatch.setenv("PREDICTION_LOG_KEEP", "many")
     with pytest.raises(ValueError, match="PREDICTION_LOG_KEEP"):
         PredictionLog(tmp_path / "r.jsonl")
+
+
+def _records(path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def _rewrite(path, records: list) -> None:
+    path.write_bytes(b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in records))
+
+
+def test_predict_and_rank_lines_keep_the_lawyer_ids_exactly_as_served(tmp_path) -> None:
+    """Before: one /predict line (no ids) among /rank lines made the column float64 (10 -> 10.0)."""
+    log = PredictionLog(tmp_path / "p.jsonl")
+    log.write(_entry(0, 1))  # README's curl .../predict
+    log.write(_entry(1, 3, lawyer_ids=[10, 11, 2**53 - 1]))
+    log.write(_entry(2, 2, lawyer_ids=["L1", "10"]))
+    log.close()
+    back = read_prediction_log(tmp_path / "p.jsonl")
+    assert back["lawyer_id"].dtype == object
+    ids = back["lawyer_id"].tolist()
+    assert ids == [None, 10, 11, 2**53 - 1, "L1", "10"]
+    assert [type(v) for v in ids[1:]] == [int, int, int, str, str]
+    assert back["case_complexity"].dtype == np.int64 and back["client_income"].dtype == np.float64
+    assert str(back["time"].dt.tz) == "UTC" and back["request"].tolist() == [1, 2, 2, 2, 3, 3]
+
+
+def test_hostile_and_damaged_lines_are_skipped_and_named_by_file_line_and_field(tmp_path, caplog) -> None:
+    path = tmp_path / "p.jsonl"
+    log = PredictionLog(path)
+    for i in range(3):
+        log.write(_entry(i, 2, lawyer_ids=[1, 2]))
+    log.close()
+    good = _records(path)
+
+    def bad(**change) -> dict:
+        rec = orjson.loads(orjson.dumps(good[0]))
+        for key, value in change.items():
+            if key in FEATURES:
+                rec["features"][key] = value
+            else:
+                rec[key] = value
+        return rec
+
+    hostile = [
+        bad(prediction_id=["x"]),  # was a traceback (unhashable list)
+        bad(case_complexity=[True, 1]),  # was read as 1
+        bad(time=None),
+        bad(lawyer_id=[1]),  # one id for two instances
+        bad(lawyer_id=[True, 2]),
+        bad(client_income=[1e12, 5.0]),  # above the contract's maximum: the service never logs it
+        bad(case_type=[3, "family"]),
+        bad(match_probability="high"),
+        b"[1, 2]",
+        b"{not json",
+    ]
+    _rewrite(path, [good[0], *hostile, good[1], good[2]])
+    back, scan = scan_prediction_logs([path])
+    assert back["prediction_id"].unique().tolist() == ["p0000", "p0001", "p0002"] and len(back) == 6
+    assert scan.bad_lines == 10 and scan.lines == 13
+    expected = [
+        "line 2, field 'prediction_id': must be text of 1 to 64 characters, got a list of 1",
+        "line 3, field 'case_complexity': must be an integer in [1, 5], got a true/false value",
+        "line 4, field 'time': must be an ISO 8601 time, got null",
+        "line 5, field 'lawyer_id': holds 1 values for 2 instances",
+        "line 6, field 'lawyer_id': must be text of 1 to 64 characters or an integer in [0, 2**53), got true",
+        "line 7, field 'client_income': must be a number in [0, 1e+07], got a value outside it",
+        "line 8, field 'case_type': must be text, got a number",
+        "line 9, field 'match_probability': must be a list, got text",
+        "line 10: not a JSON object but a list",
+        "line 11: not JSON",
+    ]
+    for text in expected:
+        assert f"p.jsonl, {text}" in caplog.text, text
+    assert "1000000000000" not in caplog.text  # a client's value is never quoted, only its kind
+
+
+def test_a_flood_of_bad_lines_is_counted_not_logged_line_by_line(tmp_path, caplog) -> None:
+    path = tmp_path / "p.jsonl"
+    log = PredictionLog(path)
+    log.write(_entry(0))
+    log.close()
+    _rewrite(path, [b'{"time": null}'] * 5000 + [path.read_bytes().strip()])
+    back, scan = scan_prediction_logs([path])
+    assert len(back) == 3 and scan.bad_lines == 5000
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == NAMED_PROBLEMS + 1
+    assert "In all: 5000 bad line(s) skipped (by field: match_probability 5000)" in warnings[-1]
+
+
+def test_an_over_long_line_is_skipped_without_being_held(tmp_path, caplog, monkeypatch) -> None:
+    monkeypatch.setattr(prediction_log_reader, "MAX_LINE_BYTES", 1000)
+    path = tmp_path / "p.jsonl"
+    log = PredictionLog(path)
+    log.write(_entry(0, 1))
+    log.write(_entry(1, 40))  # about 5 kB
+    log.write(_entry(2, 1))
+    log.close()
+    back, scan = scan_prediction_logs([path])
+    assert back["prediction_id"].unique().tolist() == ["p0000", "p0002"] and scan.bad_lines == 1
+    assert "p.jsonl, line 2: longer than 1000 bytes" in caplog.text
+
+
+def test_copies_of_one_request_are_read_once_and_a_forged_copy_drops_them_all(tmp_path, caplog) -> None:
+    path = tmp_path / "p.jsonl"
+    log = PredictionLog(path)
+    for i in range(3):
+        log.write(_entry(i, 2, lawyer_ids=[7, 8]))
+    log.close()
+    recs = _records(path)
+    forged = orjson.loads(orjson.dumps(recs[1]))
+    forged["features"]["client_income"] = [1.0, 2.0]
+    reordered = {k: recs[2][k] for k in reversed(list(recs[2]))}  # the same request, keys reordered
+    _rewrite(path, [recs[0], recs[1], recs[2], recs[0], forged, reordered, recs[1]])
+    back, scan = scan_prediction_logs([path])
+    assert back["prediction_id"].tolist() == ["p0000", "p0000", "p0002", "p0002"]
+    assert (scan.duplicate_lines, scan.duplicate_rows, scan.duplicate_pairs) == (2, 4, 4)
+    assert scan.conflict_ids == {"p0001"} and (scan.conflict_lines, scan.conflict_rows) == (3, 6)
+    assert "prediction_id 'p0001' is logged 3 times with different features or lawyers" in caplog.text
+    assert "p.jsonl, line 2; " in caplog.text and "p.jsonl, line 5; " in caplog.text
+
+
+def test_the_window_is_opened_under_the_lock_then_read_without_holding_it(tmp_path, monkeypatch) -> None:
+    """A rotation while the reader is reading neither blocks nor changes what is read."""
+    import fcntl
+
+    path = tmp_path / "p.jsonl"
+    line = len(format_line(_entry(0)))
+    log = PredictionLog(path, max_bytes=3 * line, keep=5)
+    for i in range(7):
+        log.write(_entry(i))
+    reader = prediction_log_reader._Reader()
+    original = reader.read_file
+    taken = []
+
+    def read_file(name, stream, size) -> None:
+        fd = os.open(lock_path(path), os.O_RDONLY)
+        try:  # nobody holds the lock while we read: an exclusive lock is free
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            taken.append(name)
+        finally:
+            os.close(fd)
+        original(name, stream, size)
+
+    reader.read_file = read_file
+    monkeypatch.setattr(prediction_log_reader, "_Reader", lambda: reader)
+    back = read_prediction_log(path)
+    log.close()
+    assert len(taken) == 3 and back["prediction_id"].nunique() == 7
