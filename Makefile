@@ -43,7 +43,8 @@ run: data $(PLOTS_TEMPLATE)
 	fi
 	cd mlops && dvc repro
 	cd mlops && dvc metrics show
-	@echo "make run: runs and the registry: make mlflow-ui, then http://127.0.0.1:5001; reports: mlops/reports/; plots: cd mlops && dvc plots show"
+	@echo "make run: reports are in mlops/reports/; plots: cd mlops && dvc plots show; runs and the registry: make mlflow-ui, then open"
+	@$(PY) mlops/scripts/mlflow_ui.py --url-only
 
 $(NODE_STAMP): backend/package.json backend/package-lock.json
 	@echo "Installing the backend's Node packages (npm ci; about 2 minutes the first time)..."
@@ -99,7 +100,7 @@ app: install $(NODE_STAMP)
 MLFLOW_PORT ?= 5001
 MLFLOW_STORE ?= $(CURDIR)/mlops/tracking
 mlflow-ui: install
-	MLFLOW_ALLOW_FILE_STORE=true exec $(VENV)/bin/mlflow ui --backend-store-uri file://$(MLFLOW_STORE) --host 127.0.0.1 --port $(MLFLOW_PORT)
+	exec $(PY) mlops/scripts/mlflow_ui.py --store $(MLFLOW_STORE) --port $(MLFLOW_PORT)
 
 bench: install
 	$(PY) mlops/scripts/model_quality.py

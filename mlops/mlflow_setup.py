@@ -15,6 +15,7 @@ a file store; to leave it, migrate once with
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import urllib.error
@@ -28,6 +29,36 @@ DEFAULT_TRACKING_URI = TRACKING_DIR.as_uri()
 SERVER_CHECK_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
+
+
+# The runs list as a reviewer needs it, stored in the experiment as one of MLflow's shared views
+# (the UI's "share view" state, opened by ``viewStateShareKey``): each command's verdict, its reason
+# and the candidate's and production's ROC AUC and NDCG@10, newest first. ``review_url`` opens it.
+REVIEW_VIEW_KEY = "review"
+REVIEW_VIEW_TAG = f"mlflow.sharedViewState.{REVIEW_VIEW_KEY}"
+REVIEW_COLUMNS = (
+    "tags.`decision`",
+    "tags.`verdict`",
+    "metrics.`candidate_roc_auc`",
+    "metrics.`production_roc_auc`",
+    "metrics.`candidate_ndcg10`",
+    "metrics.`production_ndcg10`",
+    "tags.`reason`",
+)
+REVIEW_VIEW = json.dumps(
+    {"selectedColumns": list(REVIEW_COLUMNS), "orderByKey": "attributes.start_time", "orderByAsc": False}
+)
+
+
+def review_url(base: str, experiment_id: str | None) -> str:
+    """The MLflow UI address that opens on the experiment's runs in the review view (the UI
+    otherwise opens GenAI's Traces page, which a file store cannot serve)."""
+    if experiment_id is None:
+        return f"{base}/#/experiments?workflowType=machine_learning"
+    return (
+        f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+        f"&viewStateShareKey={REVIEW_VIEW_KEY}"
+    )
 
 
 class TrackingUnavailable(RuntimeError):
@@ -156,5 +187,7 @@ def configure() -> Any:
     # so a check (doctor.py) or a dry run writes nothing to the store.
     if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
         mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
+    if experiment.tags.get(REVIEW_VIEW_TAG) != REVIEW_VIEW:
+        mlflow.set_experiment_tag(REVIEW_VIEW_TAG, REVIEW_VIEW)
     log.info("MLflow tracking at %s, experiment %s.", redact(uri), EXPERIMENT_NAME)
     return mlflow

@@ -32,7 +32,7 @@ from mlops.sidecar.config import Params
 from mlops.sidecar.equity import auc_plot, measure
 from mlops.sidecar.evaluation_report import plots, report_text
 from mlops.sidecar.ranking import headline, rank_models
-from mlops.sidecar.runs import close_orphaned_runs, mlflow_run
+from mlops.sidecar.runs import close_orphaned_runs, describe, mlflow_run, rounded
 from mlops.sidecar.scoring import load_production, metrics_text, score, split_rows
 from mlops.sidecar.timer import Timer
 
@@ -120,20 +120,31 @@ def score_production(data: Path, params: Params) -> tuple[EvaluationResult, np.n
     return result, y, p
 
 
-def log_evaluation(result: EvaluationResult, y: np.ndarray, prob: np.ndarray) -> str:
+def log_evaluation(
+    result: EvaluationResult, y: np.ndarray, prob: np.ndarray, started: float | None = None
+) -> str:
     """MLflow run ``evaluate_<ts>``: params, metrics, eval.json and the plots; returns the run id."""
     mlflow = configure()
     close_orphaned_runs(mlflow)
     tags = {"timestamp": result.timestamp, "data_hash": result.data_sha256}
-    with tempfile.TemporaryDirectory() as tmp, mlflow_run(mlflow, result.run_name, tags) as run:
+    with tempfile.TemporaryDirectory() as tmp, mlflow_run(mlflow, result.run_name, tags, started) as run:
         params = {
             "type": "production_eval",
             "model_version": result.model_version,
             "test_rows": result.test_rows,
         }
         mlflow.log_params(params)
-        ranking = {f"ranking_{k}": v for k, v in headline(result.ranking).items()}
-        mlflow.log_metrics({**result.metrics, "ece": result.ece, **ranking})
+        top = headline(result.ranking)
+        # all production's (this run scores nothing else): named so, beside the retrains' candidate_*
+        mlflow.log_metrics(
+            rounded({f"production_{k}": v for k, v in {**result.metrics, "ece": result.ece, **top}.items()})
+        )
+        describe(
+            mlflow,
+            f"Production {result.model_version} on {result.test_rows:,} held-out rows of data "
+            f"{result.data_sha256[:12]}: ROC AUC {result.metrics['roc_auc']:.4f}, calibration error "
+            f"{result.ece:.4f}, NDCG@10 {top.get('ndcg10', float('nan')):.4f}, top-3 {top.get('top3', float('nan')):.3f}.",
+        )
         mlflow.log_dict(result.as_dict(), "eval.json")
         for png in plots(y, prob, Path(tmp)):
             mlflow.log_artifact(str(png), "plots")
@@ -166,7 +177,7 @@ def evaluate(
     with timer("loading data and scoring"):
         result, y, prob = score_production(data, Params.load(params_file))
     with timer("MLflow logging"):
-        result = replace(result, run_id=log_evaluation(result, y, prob))
+        result = replace(result, run_id=log_evaluation(result, y, prob, timer.started))
     atomic_write_json(TRACKING_DIR / f"eval_{result.timestamp}.json", result.as_dict())
     if dvc_outputs:  # the DVC metric, from the dvc.yaml stage only
         # Few, flat keys (`dvc metrics show` at 100 columns), all production's, on this data version's

@@ -28,7 +28,8 @@ import pandas as pd
 
 from ml_model.common import atomic_write_csv
 from ml_model.frame_validation import validate_frame
-from ml_model.prediction_log_reader import lawyer_key, scan_prediction_logs
+from ml_model.prediction_log_lines import lawyer_key
+from ml_model.prediction_log_reader import scan_prediction_logs
 from ml_model.schema import COLUMNS, FEATURE_FIELDS, FEATURES, LABEL, MAX_LAWYER_ID, SchemaError
 
 log = logging.getLogger(__name__)

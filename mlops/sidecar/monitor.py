@@ -23,7 +23,7 @@ from mlops.sidecar.drift import Verdict, failed_tests, run_drift, verdict_with_f
 from mlops.sidecar.drift_report import prune_reports, write_report
 from mlops.sidecar.monitor_inputs import Observed, load_observed
 from mlops.sidecar.production_quality import ProductionQuality, production_quality
-from mlops.sidecar.runs import mlflow_run
+from mlops.sidecar.runs import describe, mlflow_run, rounded
 from mlops.sidecar.timer import Timer
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def write_outputs(
     return html
 
 
-def log_to_mlflow(result: MonitorResult, html: Path) -> str:
+def log_to_mlflow(result: MonitorResult, html: Path, started: float | None = None) -> str:
     """The monitor run in MLflow (``monitor_<ts>``): the verdict as tags, the scores as metrics, the
     report as an artifact, so drift sits beside the retrains that answer it."""
     from mlops.mlflow_setup import configure
@@ -146,15 +146,16 @@ def log_to_mlflow(result: MonitorResult, html: Path) -> str:
         "production_version": result.production_model_version or "",
     }
     metrics = {
-        "dataset_drift": int(result.dataset_drift),
+        **({"dataset_drift": int(result.dataset_drift)} if result.enough_data else {}),
         "enough_data": int(result.enough_data),
         "share_drifted": result.share_drifted,
         "rows_tested": result.rows.tested,
         **{f"drift_{c}": v["score"] for c, v in result.columns.items()},
     }
-    with mlflow_run(mlflow, f"monitor_{result.timestamp}", tags) as run:
+    with mlflow_run(mlflow, f"monitor_{result.timestamp}", tags, started) as run:
         mlflow.log_params({f"rule_{k}": v for k, v in result.rule.items()})
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics(rounded(metrics))
+        describe(mlflow, result.verdict)
         mlflow.log_artifact(str(html), "report")
         mlflow.log_artifact(str(html.with_suffix(".json")), "report")
     return run.info.run_id
@@ -221,6 +222,6 @@ def monitor(
     _log_verdict(result)
     if track:  # after the verdict is out: a scheduler gets it even when MLflow fails
         with timer("MLflow logging"):
-            result = replace(result, mlflow_run_id=log_to_mlflow(result, html))
+            result = replace(result, mlflow_run_id=log_to_mlflow(result, html, timer.started))
     log.info("Wrote %s. Monitor finished: %s.", html, timer.summary())
     return result

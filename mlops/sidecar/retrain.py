@@ -161,7 +161,8 @@ def _train_and_record(
     mlflow: Any, inputs: Inputs, staging: Path, ts: str, timer: Timer
 ) -> tuple[RetrainRecord, CandidateScores]:
     """Inside the run: train and score, complete the manifest, log, save an improved candidate."""
-    with mlflow_run(mlflow, f"retrain_{ts}", {"timestamp": ts, "data_hash": inputs.digest}) as run:
+    tags = {"timestamp": ts, "data_hash": inputs.digest}
+    with mlflow_run(mlflow, f"retrain_{ts}", tags, started=timer.started) as run:
         scores = train_and_score(inputs, staging, model_version(ts), timer)
         record = RetrainRecord(
             run_name=f"retrain_{ts}",

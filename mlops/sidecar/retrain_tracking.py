@@ -23,6 +23,7 @@ from mlops.paths import MODELS_DIR, REGISTERED_MODEL
 from mlops.sidecar.equity import auc_plot
 from mlops.sidecar.registry import registry_record
 from mlops.sidecar.retrain_record import CandidateScores, Inputs, RetrainRecord
+from mlops.sidecar.runs import describe, rounded
 from mlops.sidecar.servable import log_servable
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,25 @@ def log_run(
 ) -> Any:
     """Params, metrics (candidate and ``production_``), tags, records and the servable model."""
     decision = scores.decision
-    mlflow.set_tags({"decision": "improved" if decision.improved else "rejected", "reason": decision.reason})
+    word = "improved" if decision.improved else "rejected"
+    mlflow.set_tags({"decision": word, "reason": decision.reason})
+    describe(
+        mlflow,
+        f"Retrain on data {inputs.digest[:12]} ({inputs.rows:,} rows) against production "
+        f"{inputs.production.version}: {word.upper()}. {decision.reason}.",
+    )
     _log_params(mlflow, inputs)
     _log_dataset(mlflow, inputs)
     for name, values in scores.trained.history.items():  # the training curve, one point per epoch
         for epoch, value in enumerate(values, start=1):
             mlflow.log_metric(f"train_{name}", value, step=epoch)
-    mlflow.log_metrics(scores.candidate)
-    mlflow.log_metrics({f"production_{k}": v for k, v in scores.production.items()})
+    # candidate_* and production_* side by side on the same held-out rows (sorted, they pair up)
+    mlflow.log_metrics(rounded({f"candidate_{k}": v for k, v in scores.candidate.items()}))
+    mlflow.log_metrics(rounded({f"production_{k}": v for k, v in scores.production.items()}))
+    for name, m in (scores.ranking or {}).get("metrics", {}).items():  # the ranking guard's pools
+        mlflow.log_metrics(
+            rounded({f"candidate_{name}": m["candidate"], f"production_{name}": m["production"]})
+        )
     mlflow.log_dict(record.as_dict(), "metrics.json")
     mlflow.log_dict(scores.equity, "equity.json")
     if scores.ranking:

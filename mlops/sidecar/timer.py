@@ -13,6 +13,7 @@ class Timer:
     def __init__(self) -> None:
         self.spans: dict[str, float] = {}
         self.t0 = time.perf_counter()
+        self.started = time.time()  # wall clock, for the MLflow run's start
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[None]:

@@ -189,7 +189,7 @@ def test_pipeline_logs_to_the_server_and_promote_moves_the_alias_there(
     (retrain,) = [x for x in runs if x.info.run_name.startswith("retrain_")]
     (evaluate,) = [x for x in runs if x.info.run_name.startswith("evaluate_")]
     assert retrain.info.status == evaluate.info.status == "FINISHED"
-    assert {"roc_auc", "production_roc_auc", "f1"} <= set(retrain.data.metrics)
+    assert {"candidate_roc_auc", "production_roc_auc", "candidate_f1"} <= set(retrain.data.metrics)
     assert retrain.data.params["epochs"] == "12" and retrain.data.tags["decision"] == "improved"
     assert retrain.info.artifact_uri.startswith("mlflow-artifacts:/")
     # Artifacts are objects in the bucket, through the server's proxy.

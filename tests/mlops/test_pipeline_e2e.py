@@ -41,7 +41,15 @@ def test_retrain_evaluate_monitor_log_and_leave_production_untouched(repo: Repo)
     assert len(retrain_runs) == 1
     run = retrain_runs[0]
     assert run.info.status == "FINISHED"
-    assert {"roc_auc", "production_roc_auc", "f1", "production_f1"} <= set(run.data.metrics)
+    assert {
+        "candidate_roc_auc",
+        "production_roc_auc",
+        "candidate_f1",
+        "production_f1",
+        "candidate_ndcg10",
+    } <= set(run.data.metrics)
+    assert run.data.tags["mlflow.note.content"].startswith("Retrain on data ")  # the run's description
+    assert all(round(v, 4) == v for v in run.data.metrics.values())
     assert {"algorithm", "batch_size", "epochs"} <= set(run.data.params)
     assert run.data.tags["decision"] in ("improved", "rejected") and run.data.tags["reason"]
     assert run.data.tags["data_hash"] == last["data_sha256"]
@@ -56,6 +64,8 @@ def test_retrain_evaluate_monitor_log_and_leave_production_untouched(repo: Repo)
     assert list((repo.root / "mlops" / "tracking").glob("eval_2*.json"))
     ev = next(x for x in runs(repo) if x.info.run_name.startswith("evaluate_"))
     assert ev.data.params["type"] == "production_eval" and ev.info.status == "FINISHED"
+    assert {"production_roc_auc", "production_ece", "production_ndcg10"} <= set(ev.data.metrics)
+    assert "held-out rows" in ev.data.tags["mlflow.note.content"]
 
     r = repo.script("monitor_model.py", "--current", str(repo.data))
     assert r.returncode == 0, r.stderr
@@ -67,7 +77,9 @@ def test_retrain_evaluate_monitor_log_and_leave_production_untouched(repo: Repo)
     assert isinstance(result["dataset_drift"], bool)
     mon = next(x for x in runs(repo) if x.info.run_name == f"monitor_{result['timestamp']}")
     assert mon.info.status == "FINISHED" and mon.data.tags["verdict"] in ("DRIFT", "NO DRIFT")
-    assert mon.data.metrics["drift_client_income"] == result["columns"]["client_income"]["score"]
+    assert mon.data.metrics["drift_client_income"] == round(result["columns"]["client_income"]["score"], 4)
+    assert mon.data.tags["mlflow.note.content"] == result["verdict"]  # the run's description
+    assert mon.info.end_time - mon.info.start_time >= 1000  # from the command's start, not its logging
     assert mon.data.metrics["dataset_drift"] == int(result["dataset_drift"])
     from mlflow.tracking import MlflowClient
 
