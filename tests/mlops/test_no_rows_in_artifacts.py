@@ -63,6 +63,9 @@ def test_no_artifact_holds_a_training_or_monitored_row(ran: tuple[Repo, pd.DataF
     # What used to hold rows is there, so the search below covers it.
     assert {"manifest.json", "input_example.json", "serving_input_example.json"} <= names
     assert len([n for n in names if n.startswith("data_drift_report_") and n.endswith(".html")]) == 2
+    reports = mlops / "reports"  # clients' data: 0600 files in a 0700 folder, created so
+    assert reports.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in reports.iterdir())
     assert rows_in_files(files, pd.concat([data, small], ignore_index=True)) == {}
     probes = [
         m["probe"] for p in files if p.name == "manifest.json" and "probe" in (m := json.loads(p.read_text()))
