@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from ml_model.paths import REPO_ROOT
 from ml_model.prediction_log_reader import log_files
 from ml_model.schema import CASE_FIELDS
 from ml_model.synthetic import contract_rows
 from tests.support.clientdb import ids, iso, make_db
+from tests.support.ports import wait_http
 from tests.support.repo import Repo, make_repo
 from tests.support.service import Service, copy_artifacts
 
@@ -199,3 +201,59 @@ def test_expire_reports_then_removes_exactly_what_is_past_its_limit(app) -> None
     assert sorted(p.name for p in reports.iterdir()) == ["data_drift_report_29990101_000000.json"]
     again = privacy(repo, env, "expire", "--apply")
     assert again.returncode == 0 and "Nothing is past its limit" in again.stderr
+
+
+def test_erase_with_the_whole_app_running_leaves_no_byte_in_its_folders(app, tmp_path: Path) -> None:
+    """`make app`'s processes (backend on SQLite in WAL mode, the service under gunicorn) keep
+    answering /api/match while one stored match is erased from the database, its WAL and the log."""
+    import signal
+    import subprocess
+
+    from tests.support.ports import free_port
+
+    repo, env, stores = app
+    port, ml_port = free_port(), free_port()
+    (stores / "db").mkdir(parents=True, mode=0o700)
+    env = {**env, "PORT": str(port), "ML_PORT": str(ml_port), "OUTCOMES_TOKEN": "t" * 32}
+    start = subprocess.Popen(
+        ["bash", str(REPO_ROOT / "scripts" / "start_app.sh")],
+        env={**env, "PYTHONPATH": str(REPO_ROOT)},
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    case = {
+        "case_type": "housing",
+        "case_complexity": 3,
+        "urgency": "high",
+        "client_language": "es",
+        "client_region": "north",
+        "client_income": 22000,
+    }
+    try:
+        wait_http(url + "/api/health", start, timeout=120)
+        ids = []
+        for _ in range(6):
+            r = requests.post(url + "/api/match", json=case, timeout=30)
+            assert r.status_code == 200 and r.json()["match_id"], r.text
+            ids.append(r.json()["match_id"])
+        target = ids[2]
+        r = privacy(repo, env, "erase", "--match-id", target)
+        after = requests.post(url + "/api/match", json=case, timeout=30)  # the app keeps working
+        assert after.status_code == 200, after.text
+    finally:
+        os.killpg(start.pid, signal.SIGTERM)
+        start.wait(timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"Deleted match {target}" in r.stderr and "prediction log" in r.stderr
+    held = [str(p) for p in stores.rglob("*") if p.is_file() and target.encode() in p.read_bytes()]
+    assert held == []
+    import sqlite3
+
+    with sqlite3.connect(env["DB_PATH"]) as con:
+        stored = {x[0] for x in con.execute("SELECT match_id FROM matches")}
+    assert stored == (set(ids) - {target}) | {after.json()["match_id"]}
+    assert set(logged_ids(Path(env["PREDICTION_LOG"]))) == stored
