@@ -10,10 +10,13 @@ its peak RSS (``getrusage``), so one does not inherit the other's heap:
 - ``new``: ``read_prediction_log`` on the same small window (the ratio), then on the big window;
 - ``collect``: ``feedback.collect`` (read, join, validate, write) on the big window, with
   outcomes for 2 % of the served pairs;
-- ``monitor``: the monitor's ``load_current`` (read, one pair per request) on the big window,
-  for reference (its rows are the requests, not the instances).
+- ``monitor``: the monitor's ``load_current`` (read, one pair per request) on the big window
+  (its rows are the requests, not the instances), against ``monitor_old``: the same function
+  before it picked the rows with numpy (``git show <rev>:mlops/sidecar/monitor_inputs.py``), in
+  the same run.
 
 Run: .venv/bin/python bench/feedback_read_bench.py [--small-mib 100] [--files 6 --file-mib 100]
+     [--steps reader,collect,monitor]
 The default big window is the service's default: 6 files of 100 MiB (the log and 5 rotated).
 """
 
@@ -33,6 +36,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_REV = "3c7efd0"  # main before the streamed reader
+MONITOR_BASELINE_REV = "ceeb696"  # main before load_current picked its rows with numpy
+STEPS = ("reader", "collect", "monitor")
 MIB = 1024 * 1024
 
 CHILD = r"""
@@ -50,8 +55,16 @@ if kind == "old":
     read = module.read_prediction_log
 elif kind == "new":
     from ml_model.prediction_log import read_prediction_log as read
-elif kind == "monitor":
-    from mlops.sidecar.monitor_inputs import load_current
+elif kind in ("monitor", "monitor_old"):
+    if kind == "monitor_old":
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("old_monitor_inputs", extra)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up there
+        spec.loader.exec_module(module)
+        load_current = module.load_current
+    else:
+        from mlops.sidecar.monitor_inputs import load_current
     read = lambda path: load_current(path)[0]
 else:
     from mlops.sidecar.feedback import collect
@@ -129,6 +142,20 @@ def show(label: str, size: int, result: dict) -> None:
     )
 
 
+def old_source(rev: str, path: str, out: Path) -> str | None:
+    """``path`` as it was at ``rev``, written to ``out``; None when git cannot show it."""
+    git = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, cwd=ROOT)
+    if git.returncode:
+        return None
+    out.write_text(git.stdout)
+    return str(out)
+
+
+def ratio(label: str, old: dict, new: dict) -> None:
+    if "error" not in old and "error" not in new:
+        print(f"{'':<44} {label}: {old['peak_mib'] / new['peak_mib']:.1f}x")
+
+
 def main() -> int:
     """Write both windows, measure each reader in its own interpreter, print MiB and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,42 +163,55 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=6, help="files in the big window")
     parser.add_argument("--file-mib", type=int, default=100, help="size of each file of the big window")
     parser.add_argument("--baseline-rev", default=BASELINE_REV, help="git revision of the old reader")
+    parser.add_argument(
+        "--monitor-baseline-rev", default=MONITOR_BASELINE_REV, help="git revision of the old load_current"
+    )
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"comma-separated, of {', '.join(STEPS)} (default: all)",
+    )
     parser.add_argument("--dir", type=Path, help="where to write the logs (default: a temporary folder)")
     args = parser.parse_args()
+    steps = set(args.steps.split(","))
+    if not steps or steps - set(STEPS):
+        parser.error(f"--steps: unknown step(s) {sorted(steps - set(STEPS))}; choose from {', '.join(STEPS)}")
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         tmp_path = Path(tmp)
         small, big = tmp_path / "small" / "predictions.jsonl", tmp_path / "big" / "predictions.jsonl"
         t = time.perf_counter()
-        small_size, _ = write_window(small, 1, args.small_mib, 1)
+        small_size = write_window(small, 1, args.small_mib, 1)[0] if "reader" in steps else 0
         big_size, outcomes = write_window(big, args.files, args.file_mib, 2)
         outcome_file = tmp_path / "outcomes.jsonl"
         outcome_file.write_text("".join(json.dumps(o) + "\n" for o in outcomes))
         print(f"wrote the windows in {time.perf_counter() - t:.0f} s; {len(outcomes):,} outcomes\n")
-        old_source = tmp_path / "old_reader.py"
-        git = subprocess.run(
-            ["git", "show", f"{args.baseline_rev}:ml_model/prediction_log_reader.py"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        old = {"error": f"git show {args.baseline_rev} failed"}
-        if git.returncode == 0:
-            old_source.write_text(git.stdout)
-            old = measure("old", small, str(old_source))
-        new_small = measure("new", small)
-        show(f"old reader ({args.baseline_rev}), 1 file", small_size, old)
-        show("new reader, 1 file", small_size, new_small)
-        if "error" not in old and "error" not in new_small:
-            print(f"{'':<44} peak RSS old / new: {old['peak_mib'] / new_small['peak_mib']:.1f}x")
-        new_big = measure("new", big)
-        show(f"new reader, {args.files} files (the window)", big_size, new_big)
-        collected = measure("collect", big, str(outcome_file))
-        show(f"collect_feedback's join, {args.files} files", big_size, collected)
-        monitored = measure("monitor", big)
-        show(f"the monitor's load_current, {args.files} files", big_size, monitored)
-        limit = 2048
-        for label, result in (("reader", new_big), ("collect", collected)):
+        limit, results = 2048, {}
+        if "reader" in steps:
+            source = old_source(
+                args.baseline_rev, "ml_model/prediction_log_reader.py", tmp_path / "old_reader.py"
+            )
+            old = (
+                measure("old", small, source) if source else {"error": f"git show {args.baseline_rev} failed"}
+            )
+            new_small = measure("new", small)
+            show(f"old reader ({args.baseline_rev}), 1 file", small_size, old)
+            show("new reader, 1 file", small_size, new_small)
+            ratio("peak RSS old / new", old, new_small)
+            results["reader"] = measure("new", big)
+            show(f"new reader, {args.files} files (the window)", big_size, results["reader"])
+        if "collect" in steps:
+            results["collect"] = measure("collect", big, str(outcome_file))
+            show(f"collect_feedback's join, {args.files} files", big_size, results["collect"])
+        if "monitor" in steps:
+            rev = args.monitor_baseline_rev
+            source = old_source(rev, "mlops/sidecar/monitor_inputs.py", tmp_path / "old_monitor_inputs.py")
+            old = measure("monitor_old", big, source) if source else {"error": f"git show {rev} failed"}
+            show(f"load_current before ({rev}), {args.files} files", big_size, old)
+            results["monitor"] = measure("monitor", big)
+            show(f"the monitor's load_current, {args.files} files", big_size, results["monitor"])
+            ratio("peak RSS before / now", old, results["monitor"])
+        for label, result in results.items():
             if "error" not in result:
                 verdict = "under" if result["peak_mib"] < limit else "OVER"
                 print(

@@ -6,6 +6,8 @@ exists, else the newest ``mlops/data`` version; ``--reference`` and ``--current`
 DVC metric ``drift_latest.json`` only with ``--dvc-outputs``. The rule and the logic are in
 ``mlops/sidecar/drift.py`` and ``monitor.py``. Exits 0 even on drift unless ``--fail-on-drift``
 (then 1); 1 with ``--strict`` when ``--outcomes`` holds outcomes but none joins; 2 on bad input.
+Below ``min_rows`` there is no verdict: the JSON's ``dataset_drift`` is null and the exit is 0, also
+with ``--fail-on-drift`` (a scheduler that must tell "no verdict" from "no drift" reads the JSON).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.strict and labels.get("outcomes") and not labels.get("joined"):
         log.error("--strict: labels %s; exiting 1.", labels["summary"])
         return 1
-    return 1 if result.dataset_drift and args.fail_on_drift else 0
+    return 1 if result.dataset_drift is True and args.fail_on_drift else 0  # None: no verdict
 
 
 if __name__ == "__main__":

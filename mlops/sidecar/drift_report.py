@@ -1,11 +1,15 @@
 """The drift report people read: our verdict first, then Evidently's evidence, in one HTML file.
 
 Evidently renders the per-column scores and the tests that carry our rule (share of drifted
-columns, each key feature); its HTML has no headline of its own for them and its page title is
-Plotly's ("plotly-logomark"). So the page is given our title and, above Evidently's widgets, a
-header with the verdict, its reasons and the run's metadata (time, inputs, rows, production model
-version, rule). The verdict's sentence (``drift.Verdict.line``) is the one the CLI, the header and the
-job summary share.
+columns, each key feature); its HTML has no headline of its own for them, its test summary sits on
+a second tab below every column's section, and its page title is Plotly's ("plotly-logomark"). So
+the page is given our title and, above Evidently's widgets, a header that fits the first screen at
+1280 px: the verdict and its reasons, what to do next (``next_steps``), the tests' pass or fail in
+one table (with, when the rows are labelled, production's ROC AUC test: ``drift._auc_snapshot``),
+then the run's metadata (time, inputs, rows, production model version, rule). The verdict's
+sentence (``drift.Verdict.line``) is the one the CLI, the header and the job summary share. A NO
+VERDICT page is the header alone and states no column's result: neither Evidently's sections nor
+our list of columns over the threshold (the scores stay in the JSON).
 Reports are kept to the newest ``monitor.keep_reports``: each is about 4 MB of bundled JavaScript.
 """
 
@@ -25,15 +29,111 @@ log = logging.getLogger(__name__)
 
 REPORT_PREFIX = "data_drift_report_"
 _STYLE = (
-    "font-family:system-ui,sans-serif;margin:16px 24px;padding:16px 20px;border-radius:8px;"
-    "border:2px solid {color};background:#fff;color:#111;line-height:1.45"
+    "font-family:system-ui,sans-serif;margin:12px 24px;padding:12px 20px;border-radius:8px;"
+    "border:2px solid {color};background:#fff;color:#111;line-height:1.4;font-size:14px"
 )
 _COLORS = {"DRIFT": "#b3261e", "NO DRIFT": "#1b6e3a", "NO VERDICT": "#8a5a00"}
+_H2 = "style='font-size:16px;margin:6px 0 4px'"
+_CELL = "style='text-align:left;padding:2px 10px 2px 0;vertical-align:top'"
+_NUM = "style='text-align:right;padding:2px 10px 2px 0;vertical-align:top;font-variant-numeric:tabular-nums'"
+
+# The commands the next steps name; tests run each one's --help with these arguments.
+LOG = "logs/predictions.jsonl"
+EXPORT = "cd backend && npm run export-outcomes"
+DATASET = "mlops/data/matchmaking_dataset.csv"
+EQUITY = "mlops/data/equity_eval.csv"
+RETRAIN = "dvc repro mlops/dvc.yaml"
 
 
 def verdict_word(result: dict[str, Any]) -> str:
     """DRIFT, NO DRIFT or NO VERDICT (too few rows) of a report's JSON: the word every view leads with."""
     return Verdict(result["dataset_drift"], result["enough_data"], tuple(result["reasons"])).word
+
+
+def _plain(value: Any) -> str:
+    """A value from the run (a path, a column) inside a step: no backtick can open or close code."""
+    return str(value).replace("`", "'")
+
+
+def _collect(since: bool) -> str:
+    window = "--since <ISO date the fall began>" if since else "--min-age-days 30"
+    return (
+        f"`python mlops/scripts/collect_feedback.py --predictions {LOG} --outcomes <export.jsonl> "
+        f"--out {DATASET} {window}`"
+    )
+
+
+def next_steps(result: dict[str, Any]) -> list[str]:
+    """What the on-call person does next for this verdict, in plain sentences (commands in backticks).
+
+    DRIFT on the inputs: look at the columns first (a fault upstream is fixed there, not learnt),
+    then a labelled data version from production and a retrain that the gate judges and a person
+    promotes. Concept drift (labelled ROC AUC fell): the equity evaluation set and the training
+    data must come from today's world. NO VERDICT: more rows, then run again. NO DRIFT: nothing.
+    """
+    word = verdict_word(result)
+    rule, rows = result["rule"], result["rows"]
+    if word == "NO VERDICT":
+        return [
+            f"Collect at least {rule['min_rows']:,} current rows (this run had {rows['tested']:,}) and run "
+            "the monitor again: `python mlops/scripts/monitor_model.py --current "
+            f"{_plain(result['current'])}`.",
+            "Until then nothing is judged, either way: this run reports neither drift nor its absence.",
+        ]
+    quality = result.get("classification_quality")
+    if word == "NO DRIFT":
+        held = " and production's ROC AUC holds on the labelled rows" if quality else ""
+        steps = [
+            f"Nothing to do: the inputs are within the rule{held}. Run the monitor again when new traffic "
+            "has come in: `python mlops/scripts/monitor_model.py`."
+        ]
+        if not quality:
+            steps.append(
+                "Concept drift was not checked (no labelled rows). With the backend's outcome export "
+                f"(`{EXPORT}`), `python mlops/scripts/monitor_model.py --current {LOG} --outcomes "
+                "<export.jsonl>` checks it too."
+            )
+        return steps
+    kinds = set(result.get("drift_kinds") or ["inputs"])
+    steps = []
+    if "inputs" in kinds:
+        cols = ", ".join(_plain(c) for c in result["drifted_columns"]) or "none"
+        steps.append(
+            f"Look at the drifted columns ({cols}) in Evidently's sections below: a real change in who "
+            "asks for help, or a fault upstream (a form, a unit, a new category)? Fix a fault at its "
+            "source; a retrain would learn it."
+        )
+    if "concept" in kinds:
+        cur = quality["current"]["roc_auc"] if quality else float("nan")
+        ref = quality["reference"]["roc_auc"] if quality else float("nan")
+        steps.append(
+            f"The world answers differently (concept drift: ROC AUC {cur:.4f} on labelled rows against "
+            f"{ref:.4f} held out). Refresh the equity evaluation set (`mlops/params.yaml` `equity_eval`): "
+            "recent outcomes sampled per group and checked by a person, or the simulator's `python "
+            f"mlops/scripts/generate_data.py --rows 30000 --seed <new seed> --balanced --drift concept "
+            f"--out {EQUITY}`; then `dvc add {EQUITY}`."
+        )
+    source = "recent labelled data" if "concept" in kinds else "a labelled data version from production"
+    steps.append(
+        f"Build {source}: `{EXPORT}`, then {_collect('concept' in kinds)}, then `dvc add {DATASET}`."
+    )
+    steps.append(
+        f"Retrain: `{RETRAIN}` (or `python mlops/scripts/retrain_model.py`). The gate decides whether "
+        "the candidate beats production; a person promotes it (`python mlops/scripts/promote_model.py "
+        "--version <candidate> --dry-run`, then without `--dry-run`). Nothing is promoted automatically."
+    )
+    return steps
+
+
+def _inline(text: str) -> str:
+    """A step as HTML: escaped text, the backticked parts as <code>."""
+    parts = text.split("`")
+    return "".join(
+        f"<code style='font-size:13px;background:#f2f2f2;padding:0 3px'>{html.escape(p)}</code>"
+        if i % 2
+        else html.escape(p)
+        for i, p in enumerate(parts)
+    )
 
 
 def _rule_text(rule: dict[str, Any]) -> str:
@@ -46,54 +146,110 @@ def _rule_text(rule: dict[str, Any]) -> str:
     )
 
 
+def _quality_text(quality: dict[str, Any]) -> str:
+    """Production on the labelled rows beside its one reference figure: the held-out ROC AUC."""
+    cur, ref = quality["current"]["roc_auc"], quality["reference"]["roc_auc"]
+    held = quality.get("reference_rows")
+    on = f" on production's {held:,} held-out rows (not trained on)" if held else " (held-out rows)"
+    floor = quality.get("auc_floor")
+    below = f"; concept drift below {floor:.4f}" if floor is not None else ""
+    return f"ROC AUC {cur:.4f} on {quality['labelled_rows']:,} labelled rows; reference {ref:.4f}{on}{below}"
+
+
 def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     """The metadata rows of the header (plain text; escaped when rendered)."""
     rows = result["rows"]
-    when = datetime.strptime(result["timestamp"], "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M:%S UTC")
-    drifted = "Drifted columns" if result["enough_data"] else "Columns over the threshold (not judged)"
     out = [
-        ("Time", when),
-        ("Production model", result.get("production_model_version") or "unknown"),
         ("Reference", f"{result['reference']} ({rows['reference']:,} rows)"),
         ("Current", f"{result['current']} ({rows['current']:,} rows, {rows['tested']:,} tested)"),
         ("Unknown-category rows", f"{result['unknown_category_rows']:,} (left out of the tests)"),
-        (drifted, ", ".join(result["drifted_columns"]) or "none"),
-        ("Rule", _rule_text(result["rule"])),
     ]
+    if result["enough_data"]:
+        out.append(("Drifted columns", ", ".join(result["drifted_columns"]) or "none"))
+    else:  # no column is judged, so none is named: the scores are in the JSON only
+        out.append(("Column scores", "in the JSON report beside this page, not judged"))
     quality = result.get("classification_quality")
     if quality:
-        cur, ref = quality["current"]["roc_auc"], quality["reference"]["roc_auc"]
-        out.append(
-            (
-                "Labelled quality",
-                f"ROC AUC {cur:.4f} on {quality['labelled_rows']:,} rows (reference {ref:.4f})",
-            )
-        )
+        out.append(("Labelled quality", _quality_text(quality)))
+    out.append(("Rule", _rule_text(result["rule"])))
     return out
 
 
+def _subtitle(result: dict[str, Any]) -> str:
+    when = datetime.strptime(result["timestamp"], "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M:%S UTC")
+    version = result.get("production_model_version") or "unknown"
+    return f"{when} · production model {version} · {result['rows']['tested']:,} current rows tested"
+
+
+def _threshold(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "–"
+
+
+def tests_table(result: dict[str, Any]) -> str:
+    """The tests of the rule, pass or fail, value against threshold: the summary Evidently keeps on a tab."""
+    tests = result.get("tests") or []
+    if not tests:
+        why = (
+            "No tests were run: below the rule's minimum rows a pass or a fail would be sampling noise."
+            if not result["enough_data"]
+            else "No tests in this report."
+        )
+        return f"<p style='margin:0'>{html.escape(why)}</p>"
+    head = "".join(
+        f"<th scope='col' {_CELL[:-1]};white-space:nowrap'>{h}</th>"
+        for h in ("Test", "Result", "Value", "Passes when")
+    )
+    body = []
+    for t in tests:
+        ok = t["passed"]
+        mark = "pass" if ok else ("FAIL" if t.get("status", "FAIL") == "FAIL" else str(t["status"]))
+        value = "–" if t.get("value") is None else f"{t['value']:.4f}"
+        body.append(
+            f"<tr><td {_CELL}>{html.escape(t['test'])}</td>"
+            f"<td {_CELL}><strong style='color:{_COLORS['NO DRIFT'] if ok else _COLORS['DRIFT']}'>"
+            f"{html.escape(mark)}</strong></td><td {_NUM}>{value}</td>"
+            f"<td {_CELL[:-1]};white-space:nowrap'>{html.escape(t['operator'])} "
+            f"{_threshold(t.get('threshold'))}</td></tr>"
+        )
+    return (
+        "<table style='border-collapse:collapse;font-size:13px'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
 def header_html(result: dict[str, Any]) -> str:
-    """Our verdict as the page's headline block."""
+    """Our verdict as the page's headline block: verdict, next steps and the tests on the first screen."""
     word = verdict_word(result)
+    color = _COLORS[word]
     reasons = result["reasons"] or ["no rule of the monitor was met"]
     items = "".join(f"<li>{html.escape(r)}</li>" for r in reasons)
+    steps = "".join(f"<li>{_inline(s)}</li>" for s in next_steps(result))
     table = "".join(
-        f"<tr><th style='text-align:left;padding-right:16px;vertical-align:top'>{html.escape(k)}</th>"
-        f"<td>{html.escape(v)}</td></tr>"
+        f"<tr><th scope='row' {_CELL}>{html.escape(k)}</th>"
+        f"<td style='padding:2px 0'>{html.escape(v)}</td></tr>"
         for k, v in _rows(result)
     )
     return (
-        f"<header id='legalaid-verdict' role='banner' style='{_STYLE.format(color=_COLORS[word])}'>"
-        f"<h1 style='margin:0 0 8px;font-size:24px;color:{_COLORS[word]}'>Drift verdict: {word}</h1>"
-        f"<ul style='margin:0 0 12px'>{items}</ul><table>{table}</table>"
-        f"<p style='margin:12px 0 0;font-size:13px'>{_BELOW if result['enough_data'] else _FEW_ROWS}</p></header>"
+        f"<header id='legalaid-verdict' role='banner' style='{_STYLE.format(color=color)}'>"
+        f"<h1 style='margin:0;font-size:24px;color:{color}'>Drift verdict: {word}</h1>"
+        f"<p style='margin:2px 0 4px;color:#444;font-size:13px'>{html.escape(_subtitle(result))}</p>"
+        f"<ul style='margin:0 0 6px;padding-left:22px'>{items}</ul>"
+        "<div style='display:flex;flex-wrap:wrap;gap:4px 32px;align-items:flex-start'>"
+        f"<section id='legalaid-next-steps' style='flex:1 1 560px;min-width:0'><h2 {_H2}>What to do next</h2>"
+        f"<ol style='margin:0;padding-left:22px'>{steps}</ol></section>"
+        f"<section id='legalaid-tests' style='flex:0 1 520px;min-width:0'><h2 {_H2}>Tests of the rule</h2>"
+        f"{tests_table(result)}</section></div>"
+        f"<h2 {_H2}>This run</h2><table style='font-size:13px;border-collapse:collapse'>{table}</table>"
+        f"<p style='margin:8px 0 0;font-size:13px'>{_BELOW if result['enough_data'] else _FEW_ROWS}</p>"
+        "</header>"
     )
 
 
 _BELOW = (
-    "Below: Evidently's drift score for every column. Its tests carry the rule: the share of drifted "
-    "columns, each key feature and, when the current rows are labelled, production's ROC AUC. The "
-    "verdict above is the monitor's (monitor_model.py), the same as its JSON report and log."
+    "Below: Evidently's drift score and plots for every column; its Tests tab holds the column tests of "
+    "the table above. Production's ROC AUC test runs in Evidently on the labelled current rows alone, so "
+    "the only reference ROC AUC here is the held-out one (Evidently's would include the training rows). "
+    "The verdict above is the monitor's (monitor_model.py), the same as its JSON report and log."
 )
 _FEW_ROWS = (
     "Evidently's column plots are left out of this report: below the rule's minimum rows they would "

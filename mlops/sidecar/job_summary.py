@@ -3,9 +3,9 @@
 Reads what the pipeline's steps left in the tracking folder (``last_retrain.json`` from
 retrain_model.py, ``drift_latest.json`` from monitor_model.py, ``eval_latest.json`` from
 evaluate_model.py, and the verdict sentence of the same monitor run from
-``drift_report_latest.json``) and builds one Markdown section, which ``mlops/scripts/job_summary.py``
-appends to ``$GITHUB_STEP_SUMMARY`` (GitHub shows it on the run's page). A file that is missing or
-unreadable is a warning (a GitHub annotation when run by Actions) and its part of the summary says
+``drift_report_latest.json``, with its next steps as the report's header gives them) and builds one
+Markdown section, which ``mlops/scripts/job_summary.py`` appends to ``$GITHUB_STEP_SUMMARY``
+(GitHub shows it on the run's page). A file that is missing or unreadable is a warning (a GitHub annotation when run by Actions) and its part of the summary says
 so: the summary must never fail the job that it describes.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 from ml_model.paths import REPO_ROOT, SIGNATURE_FILE, TRUSTED_KEYS_DIR
 from mlops.paths import DRIFT_LATEST, DRIFT_REPORT_LATEST, EVAL_LATEST, LAST_RETRAIN, REGISTERED_MODEL
+from mlops.sidecar.drift_report import next_steps
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,15 @@ def _promotion_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str
     ]
 
 
+def _next_lines(report: dict[str, Any] | None) -> list[str]:
+    """The report's "What to do next", as in its HTML header; nothing when the record lacks it."""
+    try:
+        steps = next_steps(report or {})
+    except (KeyError, TypeError, ValueError):  # an older or partial record: the verdict line still shows
+        return []
+    return ["", "What to do next:", "", *[f"{i}. {step}" for i, step in enumerate(steps, 1)]]
+
+
 def _drift_lines(drift: dict[str, Any], report: dict[str, Any] | None = None) -> list[str]:
     lines = ["### Data drift", ""]
     if not drift:
@@ -157,14 +167,16 @@ def _drift_lines(drift: dict[str, Any], report: dict[str, Any] | None = None) ->
         lines += [f"**{fmt(report['verdict'])}**", ""]
     elif not judged:
         lines += ["**NO VERDICT: too few current rows for a drift verdict (monitor.min_rows)**", ""]
+    if not judged:  # no column is judged either, so none is named (the scores are in the JSON report)
+        lines.append(
+            "No column is judged below `monitor.min_rows`; the scores are in the monitor's JSON report."
+        )
+        return lines + _next_lines(report)
     drifted = (report or {}).get("drifted_columns")
     names = None if drifted is None else ", ".join(drifted) or "none"
-    if judged:
-        head = "| dataset drift | share of drifted columns | drifted columns |"
-    else:
-        head = "| dataset drift | share of columns over the threshold (not judged) | columns over the threshold |"
+    head = "| dataset drift | share of drifted columns | drifted columns |"
     row = f"| {fmt(drift.get('drift'))} | {fmt(drift.get('drifted'))} | {fmt(names)} |"
-    return [*lines, head, "| :---: | ---: | :--- |", row]
+    return [*lines, head, "| :---: | ---: | :--- |", row, *_next_lines(report)]
 
 
 def _evaluation_lines(evaluation: dict[str, Any], version: str | None = None) -> list[str]:

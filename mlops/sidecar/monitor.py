@@ -19,7 +19,7 @@ from ml_model.common import atomic_write_json
 from ml_model.paths import ML_MODEL_DIR, timestamp
 from mlops.paths import DRIFT_LATEST, DRIFT_REPORT_LATEST, PARAMS_FILE, REPORTS_DIR
 from mlops.sidecar.config import MonitorConfig, Params
-from mlops.sidecar.drift import Verdict, failed_tests, run_drift, verdict_with_floor
+from mlops.sidecar.drift import DriftRun, Verdict, run_drift, verdict_with_floor
 from mlops.sidecar.drift_report import prune_reports, write_report
 from mlops.sidecar.monitor_inputs import Observed, load_observed
 from mlops.sidecar.production_quality import ProductionQuality, production_quality
@@ -48,15 +48,17 @@ class MonitorResult:
     current: str
     rows: Rows
     unknown_category_rows: int
-    dataset_drift: bool
+    dataset_drift: bool | None  # None below min_rows: no verdict, so a scheduler never reads "no drift"
     enough_data: bool
     reasons: list[str]
+    drift_kinds: list[str]  # "inputs" (the column rule) and/or "concept" (labelled ROC AUC); [] without drift
     rule: dict[str, Any]
     share_drifted: float
     drifted_columns: list[str]
     columns: dict[str, dict[str, Any]]
     classification_quality: dict[str, Any] | None
     verdict: str  # the sentence every view shows
+    tests: list[dict[str, Any]]  # each test of the rule: name, passed, value, operator, threshold
     evidently_failed_tests: list[str]
     labels: dict[str, Any] | None = None  # with --outcomes: {"summary": "k joined of N", ...}
     mlflow_run_id: str | None = None
@@ -85,12 +87,12 @@ def production_version() -> str | None:
 def build_result(
     metadata: dict[str, str],
     obs: Observed,
-    columns: dict[str, dict[str, Any]],
+    run: DriftRun,
     quality: ProductionQuality | None,
     cfg: MonitorConfig,
-    failed: list[str],
 ) -> MonitorResult:
     """Our verdict on the scores (none below ``min_rows``), with everything the report states."""
+    columns = run.columns
     verdict = verdict_with_floor(columns, quality.auc if quality else None, cfg, len(obs.current))
     drifted = sorted(c for c, v in columns.items() if v["drifted"])
     version = metadata["production_model_version"]
@@ -104,15 +106,35 @@ def build_result(
         dataset_drift=verdict.drift,
         enough_data=verdict.judged,
         reasons=list(verdict.reasons),
+        drift_kinds=list(verdict.kinds),
         rule=cfg.rule(),
         share_drifted=len(drifted) / len(columns),
         drifted_columns=drifted,
         columns=columns,
         classification_quality=quality.as_dict() if quality else None,
         verdict=verdict.line,
-        evidently_failed_tests=failed,
+        tests=_with_concept_row(run.tests, quality) if verdict.judged else [],
+        evidently_failed_tests=run.failed,
         labels=obs.labels,
     )
+
+
+def _with_concept_row(tests: list[dict[str, Any]], quality: ProductionQuality | None) -> list[dict[str, Any]]:
+    """The tests, and our own concept-drift row when labels were measured but Evidently has no ROC AUC
+    test (outcomes joined to a prediction log: the labelled rows are not the tested rows), so the
+    table never shows every test passed beside a concept-drift verdict."""
+    if quality is None or quality.auc_check is not None:
+        return tests
+    row = {
+        "test": "Production ROC AUC on the labelled rows (the monitor's rule)",
+        "passed": quality.auc.current >= quality.auc_floor,
+        "status": "SUCCESS" if quality.auc.current >= quality.auc_floor else "FAIL",
+        "value": quality.auc.current,
+        "operator": ">=",
+        "threshold": quality.auc_floor,
+        "evidently_name": None,
+    }
+    return [*tests, row]
 
 
 def write_outputs(
@@ -176,14 +198,9 @@ def _log_quality(quality: ProductionQuality | None) -> None:
 def _log_verdict(result: MonitorResult) -> None:
     level = logging.INFO if result.verdict.startswith("NO DRIFT") else logging.WARNING
     rows = result.rows
-    log.log(
-        level,
-        "%s (%d of %d current rows tested, %d columns over the threshold).",
-        result.verdict,
-        rows.tested,
-        rows.current,
-        len(result.drifted_columns),
-    )
+    # Without a verdict no column is judged, so none is counted as drifted (the JSON has the scores).
+    drifted = f", {len(result.drifted_columns)} columns drifted" if result.enough_data else ""
+    log.log(level, "%s (%d of %d current rows tested%s).", result.verdict, rows.tested, rows.current, drifted)
 
 
 def monitor(
@@ -213,12 +230,10 @@ def monitor(
     }
     with timer("drift"):
         auc = quality.auc_check if quality else None
-        snapshot, columns = run_drift(
-            obs.reference, obs.current, cfg, len(obs.current) >= cfg.min_rows, metadata, auc
-        )
-    result = build_result(metadata, obs, columns, quality, cfg, failed_tests(snapshot))
+        run = run_drift(obs.reference, obs.current, cfg, len(obs.current) >= cfg.min_rows, metadata, auc)
+    result = build_result(metadata, obs, run, quality, cfg)
     with timer("writing report"):
-        html = write_outputs(snapshot, result, out_dir, cfg.keep_reports, dvc_outputs)
+        html = write_outputs(run.snapshot, result, out_dir, cfg.keep_reports, dvc_outputs)
     _log_verdict(result)
     if track:  # after the verdict is out: a scheduler gets it even when MLflow fails
         with timer("MLflow logging"):

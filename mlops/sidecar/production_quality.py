@@ -28,12 +28,14 @@ class ProductionQuality:
 
     model_version: str
     labelled_rows: int
+    reference_rows: int  # the held-out reference rows: production was not trained on them
     reference: dict[str, float]  # the five metrics on the held-out reference rows
     current: dict[str, float]  # and on the labelled current rows
     current_ece: float
     auc: AucDrop
+    auc_floor: float  # a current ROC AUC below this is concept drift (``AucDrop.floor``)
     by_group: dict[str, Any]
-    # Set when the labelled rows are the drift tests' own: the report's ROC AUC test is then the rule.
+    # Set when the labelled rows are the drift tests' own: Evidently's ROC AUC test is then the rule.
     auc_check: AucCheck | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -41,11 +43,13 @@ class ProductionQuality:
         return {
             "model_version": self.model_version,
             "labelled_rows": self.labelled_rows,
+            "reference_rows": self.reference_rows,
             "reference": self.reference,
             "current": self.current,
             "current_ece": self.current_ece,
             "auc_drop": self.auc.drop,
             "auc_drop_se": self.auc.se,
+            "auc_floor": self.auc_floor,
             "by_group": self.by_group,
         }
 
@@ -66,10 +70,11 @@ def production_quality(obs: Observed, params: Params) -> ProductionQuality | Non
     cur_q = classification_metrics(cur[LABEL].to_numpy(), prob)
     se = (auc_se(ref_q["roc_auc"], held_out[LABEL]) ** 2 + auc_se(cur_q["roc_auc"], cur[LABEL]) ** 2) ** 0.5
     auc = AucDrop(ref_q["roc_auc"], cur_q["roc_auc"], se)
-    check = None
-    if obs.labelled_are_tested:
-        floor = auc.reference - auc.bound(params.monitor.max_auc_drop)
-        check = AucCheck(prob, score(model, obs.reference).to_numpy(), floor)
+    floor = auc.floor(params.monitor.max_auc_drop)  # from the held-out AUC: the reference figure
+    # Only the current rows' scores go to Evidently (drift._auc_snapshot says why): its test is the rule.
+    check = AucCheck(prob, floor) if obs.labelled_are_tested else None
     by_group = group_metrics(cur, prob, LABEL, list(params.income_bands))
     ece = expected_calibration_error(cur[LABEL].to_numpy(), prob)
-    return ProductionQuality(model.version, len(cur), ref_q, cur_q, ece, auc, by_group, check)
+    return ProductionQuality(
+        model.version, len(cur), len(held_out), ref_q, cur_q, ece, auc, floor, by_group, check
+    )

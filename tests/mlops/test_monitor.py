@@ -1,5 +1,6 @@
-"""monitor_model.py on a prediction log and on CSVs: one pair per request, no verdict on too few rows,
-exit 1 on drift with --fail-on-drift, 2 on bad input; every view of a report says the same."""
+"""monitor_model.py on a prediction log and on CSVs: one pair per request, no verdict on too few rows
+(null in the JSON, exit 0 even with --fail-on-drift), exit 1 on drift with --fail-on-drift, 2 on bad
+input; every view of a report says the same."""
 
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ def assert_every_view_agrees(out, stderr: str) -> None:
         )
         assert result["current"] in page and all(html.escape(r) in page for r in result["reasons"])
         assert bool(result["evidently_failed_tests"]) == (word == "DRIFT")  # the report's tests agree
+        # null, not false, without a verdict: a scheduler reading the JSON never sees "no drift"
+        assert result["dataset_drift"] is {"DRIFT": True, "NO DRIFT": False, "NO VERDICT": None}[word]
+        assert "What to do next" in page and "id='legalaid-tests'" in page
+        top = page[: page.index("This run")]  # the tests' pass or fail, above the run's details
+        assert all(html.escape(t["test"]) in top for t in result["tests"])
+        assert bool(result["tests"]) == (word != "NO VERDICT")
         if word == "DRIFT":  # the last run: its log line is the JSON's verdict, word for word
             assert result["verdict"] in stderr and result["verdict"].startswith("DRIFT: ")
     assert seen == {"NO DRIFT", "NO VERDICT", "DRIFT"}, seen

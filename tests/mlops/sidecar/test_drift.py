@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,7 +11,7 @@ from ml_model.metrics import classification_metrics
 from ml_model.paths import PRODUCTION_DATA
 from ml_model.schema import FEATURES
 from mlops.sidecar.config import Params
-from mlops.sidecar.drift import AucDrop, drift_verdict, failed_tests, run_drift, verdict_with_floor
+from mlops.sidecar.drift import AucCheck, AucDrop, drift_verdict, run_drift, verdict_with_floor
 from mlops.sidecar.equity import auc_se
 from mlops.sidecar.scoring import load_production, score, split_rows
 from mlops.sidecar.simulator import DRIFT_PROFILES, simulate
@@ -36,12 +37,15 @@ def test_rule_share_key_features_and_quality() -> None:
     assert drift_verdict(one_minor, None, CFG).drift is False
     one_key = {**quiet, "client_income": col(True)}
     v = drift_verdict(one_key, None, CFG)
-    assert v.drift and "key feature(s) drifted: client_income" in v.reasons[0]
+    assert v.drift and "key feature(s) drifted: client_income" in v.reasons[0] and v.kinds == ("inputs",)
     assert v.line == "DRIFT: " + "; ".join(v.reasons)
     minor = ("lawyer_rating", "distance_km", "urgency", "lawyer_region")
     many = {c: col(c in minor) for c in FEATURES}  # 4 of 14 non-key columns: share 0.29 >= 0.25
     assert drift_verdict(many, None, CFG).drift
-    assert drift_verdict(quiet, AucDrop(reference=0.88, current=0.80, se=0.01), CFG).drift
+    concept = drift_verdict(quiet, AucDrop(reference=0.88, current=0.80, se=0.01), CFG)
+    assert concept.drift and concept.kinds == ("concept",)
+    assert drift_verdict(one_key, AucDrop(0.88, 0.80, 0.01), CFG).kinds == ("inputs", "concept")
+    assert AucDrop(0.88, 0.80, 0.02).floor(0.03) == pytest.approx(0.88 - 0.06)  # 3 s.e. beyond max_auc_drop
     noisy = AucDrop(reference=0.88, current=0.80, se=0.03)  # a drop within 3 standard errors is noise
     assert not drift_verdict(quiet, noisy, CFG).drift
 
@@ -49,7 +53,7 @@ def test_rule_share_key_features_and_quality() -> None:
 def test_too_few_rows_give_no_verdict_whatever_the_scores() -> None:
     drifted = {c: col(True) for c in FEATURES}
     v = verdict_with_floor(drifted, None, CFG, tested=CFG.min_rows - 1)
-    assert (v.drift, v.judged, v.word) == (False, False, "NO VERDICT")
+    assert (v.drift, v.judged, v.word) == (None, False, "NO VERDICT")  # neither drift nor no drift
     assert v.line.startswith(f"NO VERDICT: only {CFG.min_rows - 1} rows, fewer than min_rows")
     assert verdict_with_floor(drifted, None, CFG, tested=CFG.min_rows).drift
 
@@ -75,9 +79,10 @@ def world() -> dict:
 
 def verdict(world: dict, current: pd.DataFrame) -> tuple[bool, list[str], dict]:
     """Our verdict; and the Evidently report's tests (what its HTML shows) must say the same."""
-    snapshot, columns = run_drift(world["reference"], current, CFG)
+    run = run_drift(world["reference"], current, CFG)
+    columns = run.columns
     features_drift = drift_verdict(columns, None, CFG).drift  # the part the report's tests carry
-    assert bool(failed_tests(snapshot)) == features_drift, failed_tests(snapshot)
+    assert bool(run.failed) == features_drift, run.failed
     cur_q = classification_metrics(current["match"], score(world["model"], current))
     se = (
         auc_se(world["ref_q"]["roc_auc"], world["held_out"]["match"]) ** 2
@@ -109,3 +114,23 @@ def test_every_drift_profile_raises_the_alarm(world: dict, profile: str, rows: i
         assert any("ROC AUC fell" in r for r in reasons)
     else:
         assert any("key feature" in r for r in reasons)
+
+
+def test_the_auc_test_is_at_our_floor_and_the_page_has_no_second_reference_auc() -> None:
+    """Evidently's ROC AUC test runs on the labelled current rows alone (drift._auc_snapshot): its pass or
+    fail is a row of the tests, and the page shows no ROC AUC of Evidently's over the reference rows."""
+    reference = read_dataset(PRODUCTION_DATA).sample(3000, random_state=1)
+    current = simulate(1200, 5)
+    rng = np.random.default_rng(5)
+    scores = np.clip(current["match"].to_numpy() * 0.3 + rng.random(len(current)) * 0.7, 0, 1)  # AUC ~0.8
+    run = run_drift(reference, current, CFG, auc=AucCheck(scores, floor=0.95))
+    auc_rows = [t for t in run.tests if t["test"].startswith("Production ROC AUC")]
+    assert len(auc_rows) == 1 and auc_rows[0]["threshold"] == 0.95 and auc_rows[0]["operator"] == ">="
+    assert not auc_rows[0]["passed"] and 0.7 < auc_rows[0]["value"] < 0.95
+    assert run.failed == [auc_rows[0]["evidently_name"]]  # the column tests pass on a fresh sample
+    names = {t["test"] for t in run.tests}
+    assert {"Share of drifted columns", "Drift score of client_income (key feature)"} <= names
+    assert all(t["value"] is not None and t["operator"] in ("<", ">=") for t in run.tests)
+    page = run.snapshot.get_html_str(as_iframe=False)
+    assert "RocAuc" not in page and "ROC Curve" not in page  # no reference AUC over the training rows
+    assert run_drift(reference, current, CFG, with_tests=False, auc=AucCheck(scores, 0.95)).tests == []

@@ -103,14 +103,46 @@ def test_tracking_server_is_an_http_uri() -> None:
         assert not uses_tracking_server(uri)
 
 
-def test_too_few_rows_give_no_verdict_and_an_empty_list_is_none() -> None:
+def test_too_few_rows_give_no_verdict_and_name_no_column() -> None:
     few = {"drifted": 1.0}  # no "drift" key: too few rows for a verdict
-    text = summary_markdown({}, few, {})
-    assert "**NO VERDICT: too few current rows" in text  # 14 drifted columns at 3 rows is not "no drift"
-    assert "| – | 1.0000 | – |" in text and "columns over the threshold (not judged)" in text
+    report = {
+        "verdict": "NO VERDICT: only 3 rows, fewer than min_rows 1000",
+        "dataset_drift": None,
+        "enough_data": False,
+        "reasons": ["only 3 rows, fewer than min_rows 1000"],
+        "drifted_columns": ["lawyer_rating"],  # over the threshold at 3 rows: noise, not a verdict
+        "rule": {"min_rows": 1000},
+        "rows": {"tested": 3},
+        "current": "few.csv",
+    }
+    text = summary_markdown({}, few, {}, drift_report=report)
+    assert "**NO VERDICT: only 3 rows" in text  # 14 drifted columns at 3 rows is not "no drift"
+    assert "lawyer_rating" not in text and "1.0000" not in text and "No column is judged" in text
+    assert "What to do next:" in text and "1. Collect at least 1,000 current rows (this run had 3)" in text
+    assert "**NO VERDICT: too few current rows" in summary_markdown({}, few, {})  # without the report
     assert "| no | 0.0000 | none |" in summary_markdown(
         {}, {"drift": False, "drifted": 0.0}, {}, drift_report={"drifted_columns": []}
     )
+
+
+def test_a_drift_verdict_lists_the_reports_next_steps() -> None:
+    report = {
+        "verdict": "DRIFT: key feature(s) drifted: client_income",
+        "dataset_drift": True,
+        "enough_data": True,
+        "reasons": ["key feature(s) drifted: client_income"],
+        "drift_kinds": ["inputs"],
+        "drifted_columns": ["client_income"],
+        "rule": {"min_rows": 1000},
+        "rows": {"tested": 5000},
+        "current": "logs/predictions.jsonl",
+        "classification_quality": None,
+    }
+    text = summary_markdown({}, {"drift": True, "drifted": 0.07}, {}, drift_report=report)
+    assert "| yes | 0.0700 | client_income |" in text
+    steps = text[text.index("What to do next:") :]
+    assert "1. Look at the drifted columns (client_income)" in steps
+    assert "`python mlops/scripts/collect_feedback.py" in steps and "`dvc repro mlops/dvc.yaml`" in steps
 
 
 def test_the_signer_line_says_whether_production_trusts_the_key(tmp_path, monkeypatch) -> None:
