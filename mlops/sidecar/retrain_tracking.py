@@ -23,7 +23,7 @@ from mlops.paths import MODELS_DIR, REGISTERED_MODEL
 from mlops.sidecar.equity import auc_plot
 from mlops.sidecar.registry import registry_record
 from mlops.sidecar.retrain_record import CandidateScores, Inputs, RetrainRecord
-from mlops.sidecar.runs import describe, rounded
+from mlops.sidecar.runs import DIGITS, describe, rounded
 from mlops.sidecar.servable import log_servable
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def log_run(
     _log_dataset(mlflow, inputs)
     for name, values in scores.trained.history.items():  # the training curve, one point per epoch
         for epoch, value in enumerate(values, start=1):
-            mlflow.log_metric(f"train_{name}", value, step=epoch)
+            mlflow.log_metric(f"train_{name}", round(value, DIGITS), step=epoch)
     # candidate_* and production_* side by side on the same held-out rows (sorted, they pair up)
     mlflow.log_metrics(rounded({f"candidate_{k}": v for k, v in scores.candidate.items()}))
     mlflow.log_metrics(rounded({f"production_{k}": v for k, v in scores.production.items()}))
