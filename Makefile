@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 # The venv's bin first, so `python` and `dvc` inside DVC stages are ours.
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install data run test node-deps browser infra-deps serve app mlflow-ui lint bench
 
