@@ -32,10 +32,10 @@ REPORTS_DIR = MLOPS_DIR / "reports"
 PLOTS_TEMPLATE = MLOPS_DIR / "plots" / "offline_template.html"  # dvc plots show, offline
 
 # What the pipeline's stages leave in the tracking folder (the DVC metrics and the records).
-LAST_METRICS = TRACKING_DIR / "last_metrics.json"
+LAST_METRICS = TRACKING_DIR / "candidate.json"  # DVC metrics, named for whose they are
 LAST_RETRAIN = TRACKING_DIR / "last_retrain.json"
-EVAL_LATEST = TRACKING_DIR / "eval_latest.json"
-DRIFT_LATEST = TRACKING_DIR / "drift_latest.json"
+EVAL_LATEST = TRACKING_DIR / "production.json"
+DRIFT_LATEST = TRACKING_DIR / "drift.json"
 # The DVC stage's whole drift report (not tracked): the job summary states the same run's verdict.
 DRIFT_REPORT_LATEST = TRACKING_DIR / "drift_report_latest.json"
 

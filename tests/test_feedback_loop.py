@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,17 @@ def start_backend(tmp: Path, ml_url: str) -> tuple[subprocess.Popen, str, Path]:
     return proc, url, db
 
 
+def logged_after(path: Path, match_ids: set[str], timeout: float = 60.0) -> pd.DataFrame:
+    """The prediction log once it holds every match: the service writes a request's line after its
+    answer is sent, so the last answer can arrive before its line."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logged = read_prediction_log(path)
+        if match_ids <= set(logged["prediction_id"]) or time.monotonic() > deadline:
+            return logged
+        time.sleep(0.1)
+
+
 def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Path) -> None:
     svc = Service(ML_MODEL_DIR, tmp_path / "predictions.jsonl", tmp_path / "service.log")
     backend, url, db = start_backend(tmp_path, svc.url)
@@ -81,7 +93,7 @@ def test_outcomes_from_production_retrain_a_model_the_gate_lets_in(tmp_path: Pat
                 r = http.post(svc.url + "/predict", json={"instances": batch}, timeout=10)
                 assert r.status_code == 200, r.text
                 predicted += len(batch)
-        logged = read_prediction_log(svc.prediction_log)
+        logged = logged_after(svc.prediction_log, {m for m, _ in shown})
         assert logged["lawyer_id"].isna().sum() == predicted  # /predict lines hold no lawyer id
         served = logged.set_index(["prediction_id", "lawyer_id"]).loc[shown].reset_index()
         assert len(served) == len(shown)  # every shown lawyer is in the log with the features served

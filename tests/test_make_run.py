@@ -49,7 +49,7 @@ def test_fresh_clone_make_run_does_the_job_clean_and_idempotent(tmp_path: Path) 
     for stage in ("train", "evaluate", "monitor"):  # on a fresh clone every stage runs for real
         assert f"Running stage '{stage}'" in first.stdout, first.stdout[-3000:]
     assert "nothing to reproduce" not in first.stdout
-    assert "candidate_auc" in first.stdout and "production_ndcg10" in first.stdout  # dvc metrics show
+    assert "tracking/candidate.json" in first.stdout and "ndcg10" in first.stdout  # dvc metrics show
 
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     from mlflow.tracking import MlflowClient
@@ -75,4 +75,4 @@ def test_fresh_clone_make_run_does_the_job_clean_and_idempotent(tmp_path: Path) 
     second = make_run(clone)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "Running stage" not in second.stdout, second.stdout
-    assert "nothing to reproduce" in second.stdout and "candidate_auc" in second.stdout
+    assert "nothing to reproduce" in second.stdout and "tracking/candidate.json" in second.stdout

@@ -1,7 +1,7 @@
 """Evaluate the production model on the held-out split of the newest data version.
 
 Writes ``mlops/reports/evaluation_<ts>.txt`` and ``mlops/tracking/eval_<ts>.json``, logs MLflow
-run ``evaluate_<ts>``, and with ``--dvc-outputs`` the DVC metric ``eval_latest.json``. The logic is
+run ``evaluate_<ts>``, and with ``--dvc-outputs`` the DVC metric ``production.json``. The logic is
 ``mlops/sidecar/evaluation.py``. Exit 2 on bad input.
 """
 

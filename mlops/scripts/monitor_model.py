@@ -3,7 +3,7 @@
 Reference: ``ml_model/matchmaking_dataset.csv``. Current: the service's prediction log when it
 exists, else the newest ``mlops/data`` version; ``--reference`` and ``--current`` override. Writes
 ``mlops/reports/data_drift_report_<ts>.html`` and ``.json`` and MLflow run ``monitor_<ts>``; the
-DVC metric ``drift_latest.json`` only with ``--dvc-outputs``. The rule and the logic are in
+DVC metric ``drift.json`` only with ``--dvc-outputs``. The rule and the logic are in
 ``mlops/sidecar/drift.py`` and ``monitor.py``. Exits 0 even on drift unless ``--fail-on-drift``
 (then 1); 1 with ``--strict`` when ``--outcomes`` holds outcomes but none joins; 2 on bad input.
 Below ``min_rows`` there is no verdict: the JSON's ``dataset_drift`` is null and the exit is 0, also

@@ -3,7 +3,7 @@
 Writes ``mlops/reports/evaluation_<ts>.txt`` (metrics, confusion matrix, metrics per case type,
 quality by group, the ranking table of ``ranking.py``, and the newest candidate on the same rows
 when there is one; ``evaluation_report.py``), ``mlops/tracking/eval_<ts>.json`` and, for the DVC
-stage, ``eval_latest.json`` (production's ROC AUC, calibration error and headline ranking figures
+stage, ``production.json`` (production's ROC AUC, calibration error and headline ranking figures
 ``ndcg10`` and ``top3``), and logs MLflow run ``evaluate_<ts>`` with ROC and calibration plots. No
 TensorFlow: scoring is the service's NumPy path.
 """
@@ -185,10 +185,10 @@ def evaluate(
         # in the report and MLflow.
         top = headline(result.ranking)
         summary = {
-            "production_auc": result.metrics["roc_auc"],
-            "production_ece": result.ece,
-            "production_ndcg10": top["ndcg10"],
-            "production_top3": top["top3"],
+            "auc": result.metrics["roc_auc"],
+            "ece": result.ece,
+            "ndcg10": top["ndcg10"],
+            "top3": top["top3"],
         }
         atomic_write_json(EVAL_LATEST, summary)
     report = REPORTS_DIR / f"evaluation_{result.timestamp}.txt"

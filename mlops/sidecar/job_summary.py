@@ -1,7 +1,7 @@
 """The MLOps job's summary: the gate's decision, the metrics, the drift verdict and how to promote.
 
 Reads what the pipeline's steps left in the tracking folder (``last_retrain.json`` from
-retrain_model.py, ``drift_latest.json`` from monitor_model.py, ``eval_latest.json`` from
+retrain_model.py, ``drift.json`` from monitor_model.py, ``production.json`` from
 evaluate_model.py, and the verdict sentence of the same monitor run from
 ``drift_report_latest.json``, with its next steps as the report's header gives them) and builds one
 Markdown section, which ``mlops/scripts/job_summary.py`` appends to ``$GITHUB_STEP_SUMMARY``

@@ -4,7 +4,7 @@ The inputs (``monitor_inputs.py``), production's quality when there are labels
 (``production_quality.py``), Evidently's scores and our verdict (``drift.py``) come together here
 into one result, written as ``mlops/reports/data_drift_report_<ts>.html`` and ``.json`` (the
 newest ``keep_reports`` are kept, ``drift_report.py``) and logged as MLflow run ``monitor_<ts>``;
-the DVC metric ``drift_latest.json`` only with ``dvc_outputs`` (the stage).
+the DVC metric ``drift.json`` only with ``dvc_outputs`` (the stage).
 """
 
 from __future__ import annotations

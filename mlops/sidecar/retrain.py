@@ -144,12 +144,12 @@ def complete_manifest(inputs: Inputs, scores: CandidateScores, record: RetrainRe
 
 def write_dvc_outputs(record: RetrainRecord, improved: bool, plots: dict[str, list]) -> None:
     """This workspace's pipeline results (dvc.yaml's metrics and plots): the metrics summary, the
-    ROC and calibration points of both models and the candidate's training curve."""
+    ROC and calibration points of both models and the candidate's training curve. The metrics file's
+    name says whose they are (candidate.json; production's, on the same rows, are production.json)."""
     atomic_write_json(
         LAST_METRICS,
         {
-            "candidate_auc": record.candidate["roc_auc"],
-            "production_auc": record.production["roc_auc"],
+            "auc": record.candidate["roc_auc"],
             "improved": improved,
         },
     )

@@ -20,8 +20,8 @@ def write_records(folder: Path, retrain: dict[str, Any] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("last_retrain.json", retrain or retrain_record()),
-        ("drift_latest.json", DRIFT),
-        ("eval_latest.json", EVALUATION),
+        ("drift.json", DRIFT),
+        ("production.json", EVALUATION),
     ):
         (folder / name).write_text(json.dumps(data))
     return folder
@@ -42,15 +42,15 @@ def test_main_appends_to_the_step_summary(tmp_path, monkeypatch) -> None:
 def test_main_tolerates_missing_and_broken_files(tmp_path, monkeypatch, capsys, caplog) -> None:
     tracking = tmp_path / "tracking"
     tracking.mkdir()
-    (tracking / "drift_latest.json").write_text("{not json")
-    (tracking / "eval_latest.json").write_text("[1, 2]")
+    (tracking / "drift.json").write_text("{not json")
+    (tracking / "production.json").write_text("[1, 2]")
     out = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     with caplog.at_level("WARNING"):
         assert main(["--tracking-dir", str(tracking), "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
     # A GitHub annotation for each unreadable record, as the inline step printed them.
-    for name in ("last_retrain.json", "drift_latest.json", "eval_latest.json"):
+    for name in ("last_retrain.json", "drift.json", "production.json"):
         assert f"::warning::cannot read {tracking / name}: " in stdout, stdout
         assert any(name in r.getMessage() for r in caplog.records)
     text = out.read_text()

@@ -102,15 +102,9 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     shown = repo.dvc("metrics", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     metrics = json.loads(shown.stdout)[""]["data"]  # "": the workspace
-    assert set(metrics["tracking/last_metrics.json"]["data"]) == {
-        "candidate_auc",
-        "production_auc",
-        "improved",
-    }
-    assert set(metrics["tracking/drift_latest.json"]["data"]) <= {"drift", "drifted"}
-    assert {"production_auc", "production_ece", "production_ndcg10", "production_top3"} == set(
-        metrics["tracking/eval_latest.json"]["data"]
-    )
+    assert set(metrics["tracking/candidate.json"]["data"]) == {"auc", "improved"}  # the path says whose
+    assert set(metrics["tracking/drift.json"]["data"]) <= {"drift", "drifted"}
+    assert {"auc", "ece", "ndcg10", "top3"} == set(metrics["tracking/production.json"]["data"])
     table = subprocess.run(
         [str(VENV_BIN / "dvc"), "metrics", "show"],
         cwd=repo.root / "mlops",
@@ -126,7 +120,8 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     tracked = {
         k: v
         for k, v in tracked.items()
-        if k.endswith(("last_metrics.json", "_latest.json", ".done"))
+        if k.endswith((".done",))
+        or k in ("candidate.json", "production.json", "drift.json")
         or k in ("roc.json", "calibration.json", "training_curve.json")
     }
     for script, *args in (
@@ -157,9 +152,7 @@ def test_dvc_repro_then_nothing_then_metrics(repo: Repo) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     diff = repo.dvc("metrics", "diff", "--json")
     assert diff.returncode == 0, diff.stderr
-    assert (
-        "candidate_auc" in json.loads(diff.stdout)["tracking/last_metrics.json"]
-    )  # the candidate's, against the commit
+    assert "auc" in json.loads(diff.stdout)["tracking/candidate.json"]  # the candidate's, against the commit
 
 
 def _bad_datasets(tmp: Path) -> dict[str, tuple[Path, list[str]]]:

@@ -31,11 +31,11 @@ def retrain_record(improved: bool = True, saved: bool = True) -> dict[str, Any]:
 
 DRIFT = {"drift": True, "drifted": 0.25}
 EVALUATION = {
-    "production_auc": 0.8748,
-    "production_ece": 0.0147,
-    "production_ndcg10": 0.9875,
-    "production_top3": 0.9667,
-}  # eval_latest.json
+    "auc": 0.8748,
+    "ece": 0.0147,
+    "ndcg10": 0.9875,
+    "top3": 0.9667,
+}  # production.json
 
 
 def test_improved_candidate_decision_metrics_checks_and_how_to_promote() -> None:
@@ -59,8 +59,7 @@ def test_improved_candidate_decision_metrics_checks_and_how_to_promote() -> None
     # drift and the production model
     assert "| yes | 0.2500 | – |" in text  # the drifted columns' names come from the report
     assert "### Production model v20261127_025004" in text
-    assert "| production_auc | 0.8748 |" in text and "| production_ndcg10 | 0.9875 |" in text
-    assert "| production_top3 | 0.9667 |" in text
+    assert "| auc | 0.8748 |" in text and "| ndcg10 | 0.9875 |" in text and "| top3 | 0.9667 |" in text
     assert "model_version |" not in text  # strings are not metrics
 
 
@@ -83,8 +82,8 @@ def test_a_rejected_candidate_has_no_promotion_section() -> None:
 def test_missing_records_are_said_not_invented() -> None:
     text = summary_markdown({}, {}, {})
     assert "No retrain record (mlops/tracking/last_retrain.json); see the step logs." in text
-    assert "No drift result (mlops/tracking/drift_latest.json)." in text
-    assert "No evaluation of the production model (mlops/tracking/eval_latest.json)." in text
+    assert "No drift result (mlops/tracking/drift.json)." in text
+    assert "No evaluation of the production model (mlops/tracking/production.json)." in text
     assert "| metric |" not in text
 
 
