@@ -95,6 +95,7 @@ def make_repo(dest: Path, rows: int = 3000, epochs: int | None = 3, seed: int = 
     shutil.copytree(REPO_ROOT / "keys" / "trusted", dest / "keys" / "trusted")
     (dest / ".dvc").mkdir()
     shutil.copy2(REPO_ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    shutil.copytree(REPO_ROOT / ".dvc" / "plots", dest / ".dvc" / "plots")  # our plot templates
     for name in (".gitignore", ".dvcignore"):
         shutil.copy2(REPO_ROOT / name, dest / name)
     (dest / "mlops" / "dvc.lock").unlink(missing_ok=True)
