@@ -54,7 +54,8 @@ def test_fresh_clone_make_run_does_the_job_clean_and_idempotent(tmp_path: Path) 
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=(clone / "mlops" / "tracking").as_uri())
+    store = (clone / "mlops" / "tracking").as_uri()
+    client = MlflowClient(tracking_uri=store, registry_uri=store)  # not this process's registry
     exp = client.get_experiment_by_name(EXPERIMENT_NAME)
     names = {r.info.run_name.split("_")[0] for r in client.search_runs([exp.experiment_id])}
     assert {"retrain", "evaluate", "monitor"} <= names, names
