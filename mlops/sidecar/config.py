@@ -18,9 +18,10 @@ from ml_model.train_model import TrainConfig
 from mlops.paths import PARAMS_FILE
 
 
-def _section(cls: type, params: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """``params[name]``, refusing settings ``cls`` does not have (a typo must not be ignored)."""
-    section = dict(params.get(name) or {})
+def _section(cls: type, params: Mapping[str, Any], name: str, nested: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``params[name]``, refusing settings ``cls`` does not have (a typo must not be ignored);
+    ``nested`` subsections are another class's to read and check."""
+    section = {k: v for k, v in (params.get(name) or {}).items() if k not in nested}
     unknown = set(section) - {f.name for f in fields(cls)}
     if unknown:
         raise ValueError(f"params.yaml {name}: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -92,7 +93,7 @@ class MonitorConfig:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> MonitorConfig:
         """From a parsed params.yaml; unknown settings are refused, missing ones are KeyErrors."""
-        m = _section(cls, params, "monitor")
+        m = _section(cls, params, "monitor", nested=("estimate",))
         return cls(
             num_method=str(m["num_method"]),
             cat_method=str(m["cat_method"]),
@@ -115,6 +116,41 @@ class MonitorConfig:
             "max_auc_drop": self.max_auc_drop,
             "min_rows": self.min_rows,
         }
+
+
+@dataclass(frozen=True)
+class EstimateConfig:
+    """The ``monitor.estimate`` section: ROC AUC estimated before labels (mlops/sidecar/cbpe.py)."""
+
+    draws: int  # label draws behind the band
+    boots: int  # bootstrap refits of the calibrator: its own uncertainty is in the band
+    seed: int
+    min_rows: int  # rows a day (or a group) needs for an estimate
+    min_labels: int  # labelled pairs a day needs before its calibration error counts
+    max_ece: float  # a labelled day's calibration error above this marks later estimates unreliable
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> EstimateConfig:
+        """From a parsed params.yaml; unknown or out-of-range settings are refused by name."""
+        name = "monitor.estimate"
+        e = _section(cls, {name: (params.get("monitor") or {}).get("estimate")}, name)
+        if not e:
+            raise KeyError(f"params.yaml {name}: the section is missing")
+        cfg = cls(
+            draws=int(e["draws"]),
+            boots=int(e["boots"]),
+            seed=int(e["seed"]),
+            min_rows=int(e["min_rows"]),
+            min_labels=int(e["min_labels"]),
+            max_ece=float(e["max_ece"]),
+        )
+        if cfg.draws < 20 or cfg.boots < 0 or cfg.min_rows < 2 or cfg.min_labels < 1:
+            raise ValueError(
+                f"params.yaml {name}: need draws >= 20, boots >= 0, min_rows >= 2, min_labels >= 1: {cfg}"
+            )
+        if not 0 < cfg.max_ece < 1:
+            raise ValueError(f"params.yaml {name}: max_ece must be between 0 and 1, got {cfg.max_ece}")
+        return cfg
 
 
 @dataclass(frozen=True)
@@ -168,6 +204,7 @@ class Params:
     monitor: MonitorConfig
     ranking: RankingConfig
     equity_eval: EquityEvalRecipe
+    estimate: EstimateConfig  # ``monitor.estimate``
 
     @classmethod
     def from_dict(cls, params: Mapping[str, Any]) -> Params:
@@ -180,6 +217,7 @@ class Params:
             monitor=MonitorConfig.from_params(params),
             ranking=RankingConfig.from_params(params),
             equity_eval=EquityEvalRecipe.from_params(params),
+            estimate=EstimateConfig.from_params(params),
         )
 
     @classmethod
