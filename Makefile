@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # The venv's bin first, so `python` and `dvc` inside DVC stages are ours.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install data run test node-deps browser infra-deps serve app mlflow-ui lint bench
+.PHONY: install data run test node-deps browser infra-deps serve app mlflow-ui monitor-ui lint bench
 
 # Defined before the targets that name them: make expands a rule's prerequisites as it reads it.
 VEGA_STAMP := tools/vega/node_modules/.installed-stamp
@@ -101,6 +101,11 @@ MLFLOW_PORT ?= 5001
 MLFLOW_STORE ?= $(CURDIR)/mlops/tracking
 mlflow-ui: install
 	exec $(PY) mlops/scripts/mlflow_ui.py --store $(MLFLOW_STORE) --port $(MLFLOW_PORT)
+
+## Evidently's UI over the daily monitor's workspace (mlops/workspace) on 127.0.0.1:5003
+## (MONITOR_UI_PORT; Evidently's own default, 8000, is the match service's), its telemetry off.
+monitor-ui: install
+	exec $(PY) mlops/scripts/monitor_ui.py
 
 bench: install
 	$(PY) mlops/scripts/model_quality.py

@@ -29,6 +29,9 @@ ARCHIVE_DIR = MODELS_DIR / "archive"
 STAGING_DIR = MLOPS_DIR / ".staging"
 TRACKING_DIR = MLOPS_DIR / "tracking"
 REPORTS_DIR = MLOPS_DIR / "reports"
+# The daily monitor: its summary and alert records (no rows), and Evidently's workspace (make monitor-ui).
+DAILY_DIR = REPORTS_DIR / "daily"
+WORKSPACE_DIR = MLOPS_DIR / "workspace"
 PLOTS_TEMPLATE = MLOPS_DIR / "plots" / "offline_template.html"  # dvc plots show, offline
 
 # What the pipeline's stages leave in the tracking folder (the DVC metrics and the records).

@@ -18,6 +18,7 @@ drift).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -268,9 +269,11 @@ def run_drift(
     with_tests: bool = True,
     metadata: dict[str, str] | None = None,
     auc: AucCheck | None = None,
+    timestamp: datetime | None = None,
 ) -> DriftRun:
     """Evidently's column drift on the feature columns (the page) and, with ``auc`` and tests,
-    production's ROC AUC on the labelled current rows tested at the concept-drift floor."""
+    production's ROC AUC on the labelled current rows tested at the concept-drift floor;
+    ``timestamp``: where the snapshot sits on a dashboard's time axis (the daily monitor's day)."""
     from evidently import DataDefinition, Dataset, Report
 
     cols = list(FEATURES)
@@ -281,6 +284,7 @@ def run_drift(
     snapshot = report.run(
         Dataset.from_pandas(current[cols], data_definition=definition),
         Dataset.from_pandas(reference[cols], data_definition=definition),
+        timestamp=timestamp,
     )
     tests = tests_as_rows(snapshot) if with_tests else []
     if auc is not None and with_tests:

@@ -29,7 +29,7 @@ import pandas as pd
 from ml_model.common import atomic_write_csv
 from ml_model.frame_validation import validate_frame
 from ml_model.prediction_log_lines import lawyer_key
-from ml_model.prediction_log_reader import scan_prediction_logs
+from ml_model.prediction_log_reader import LogScan, scan_prediction_logs
 from ml_model.schema import COLUMNS, FEATURE_FIELDS, FEATURES, LABEL, MAX_LAWYER_ID, SchemaError
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,19 @@ def join_outcomes(
     a float column (where 10 became "10.0" as soon as one /predict line sat in the log).
     """
     logged, scan = scan_prediction_logs(paths)
+    return join_logged(logged, scan, outcomes, since, min_age_days, report)
+
+
+def join_logged(
+    logged: pd.DataFrame,
+    scan: LogScan,
+    outcomes: pd.DataFrame,
+    since: datetime | None,
+    min_age_days: float,
+    report: FeedbackReport,
+) -> pd.DataFrame:
+    """``join_outcomes`` on served pairs already read: from the log files, or from the log store
+    (``collect_from_store``), whose rows the shipper de-duplicated (an empty ``LogScan``)."""
     report.bad_log_lines = scan.bad_lines
     pairs = logged["lawyer_id"].notna().to_numpy()
     report.instances_without_lawyer_id = int((~pairs).sum())
@@ -252,6 +265,39 @@ def log_report(report: FeedbackReport, outcomes_path: Path, predictions: list[Pa
         )
 
 
+def store_rows(store: Any, since: datetime | None) -> pd.DataFrame:
+    """Every served pair in the log store (from ``since``'s day on), one day read at a time."""
+    days = [d for d in store.days() if since is None or d >= since.date()]
+    frames = [store.read_day(d, [*FEATURES, "prediction_id", "lawyer_id", "time"]) for d in days]
+    if not frames:
+        raise ValueError(
+            f"the log store {store} holds no served pair{'' if since is None else ' since ' + str(since)}"
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def collect_from_store(
+    store: Any, out: Path, since: datetime | None = None, min_age_days: float = 0.0
+) -> FeedbackReport:
+    """``collect`` on the log store: its served pairs and every outcome export put into it."""
+    report = FeedbackReport()
+    rows = join_logged(store_rows(store, since), LogScan(), store.outcomes(), since, min_age_days, report)
+    log_report(report, Path(str(store)), [Path(str(store))])
+    return _write(rows, report, out)
+
+
+def _write(rows: pd.DataFrame, report: FeedbackReport, out: Path) -> FeedbackReport:
+    """Validate with the production schema and write atomically; nothing at all without a row."""
+    if rows.empty:
+        log.warning("No labelled row: nothing written, %s left as it was.", out)
+        return report
+    dataset = validate_frame(rows, source="the joined feedback")
+    atomic_write_csv(dataset, out)
+    report.rows_written = len(dataset)
+    log.info("Wrote %d rows (positive rate %.3f) to %s.", len(dataset), dataset[LABEL].mean(), out)
+    return report
+
+
 def collect(
     predictions: list[Path],
     outcomes_path: Path,
@@ -267,11 +313,4 @@ def collect(
     outcomes = read_outcomes(outcomes_path)
     rows = join_outcomes(predictions, outcomes, since, min_age_days, report)
     log_report(report, outcomes_path, predictions)
-    if rows.empty:
-        log.warning("No labelled row: nothing written, %s left as it was.", out)
-        return report
-    dataset = validate_frame(rows, source="the joined feedback")
-    atomic_write_csv(dataset, out)
-    report.rows_written = len(dataset)
-    log.info("Wrote %d rows (positive rate %.3f) to %s.", len(dataset), dataset[LABEL].mean(), out)
-    return report
+    return _write(rows, report, out)

@@ -1,0 +1,276 @@
+"""The daily monitor: every complete served day of the log store, once, with a history that lasts.
+
+``monitor_model.py --store URI --daily`` reads the store the shippers fill (``logstore``), finds
+the complete UTC days (before ``as_of`` and before every host's ``complete_through``) that MLflow's
+history does not hold yet, measures each (``daily_day.py``), and records it as an MLflow run
+(``daily_history.py``) and two Evidently snapshots (``workspace.py``). Days already monitored
+whose outcomes have arrived since get their realized numbers. Then the persistent-drift rule
+(``persistence.py``) looks at the whole history and raises each new episode once. A run with
+nothing new monitors nothing. ``--backfill DAYS`` measures the last DAYS complete days again
+(their earlier runs are deleted, their snapshots replaced). The day's rows are read one day at a
+time, so the cost grows with the days monitored, not with the history kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ml_model.common import atomic_write_json
+from ml_model.frame_validation import read_dataset
+from ml_model.paths import PRODUCTION_DATA
+from ml_model.schema import LABEL
+from mlops.sidecar.cbpe import fit_calibrator, reliability
+from mlops.sidecar.config import Params
+from mlops.sidecar.daily_day import (
+    DAY_COLUMNS,
+    Baseline,
+    DayRecord,
+    failing_reasons,
+    judge_estimate,
+    labelled_pairs,
+    measure_day,
+    realized_numbers,
+)
+from mlops.sidecar.daily_history import alerted_days, load_days, log_alert, log_day, update_day
+from mlops.sidecar.persistence import DailyConfig, Episode, new_episodes
+from mlops.sidecar.timer import Timer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DailyResult:
+    """What one run did: the days it measured, the days whose labels it updated, what it raised."""
+
+    as_of: str
+    monitored: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    alerts: list[Episode] = field(default_factory=list)
+    data_alerts: list[str] = field(default_factory=list)
+    history: list[DayRecord] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON summary the workflow's job summary reads (no rows)."""
+        return {
+            "as_of": self.as_of,
+            "monitored": self.monitored,
+            "updated": self.updated,
+            "alerts": [
+                {"first_day": str(e.first), "last_day": str(e.last), "reasons": list(e.reasons)}
+                for e in self.alerts
+            ],
+            "data_alerts": self.data_alerts,
+            "history": [r.as_dict() for r in self.history],
+        }
+
+
+def build_baseline(params: Params) -> Baseline:
+    """Production's calibrator and reference AUC on its held-out rows, and the drift reference."""
+    from sklearn.metrics import roc_auc_score
+
+    from mlops.sidecar.scoring import load_production, score, split_rows
+
+    reference = read_dataset(PRODUCTION_DATA)
+    model = load_production()
+    _, held = split_rows(reference, params.split, PRODUCTION_DATA)
+    scores = score(model, held).to_numpy()
+    labels = held[LABEL].to_numpy()
+    return Baseline(
+        reference=reference,
+        calibrator=fit_calibrator(scores, labels, boots=params.estimate.boots, seed=params.estimate.seed),
+        reference_auc=float(roc_auc_score(labels, scores)),
+        reference_labels=labels,
+        model_version=str(model.version),
+        monitor=params.monitor,
+        estimate=params.estimate,
+        income_bands=params.income_bands,
+    )
+
+
+def outcomes_as_of(store: Any, as_of: datetime) -> pd.DataFrame:
+    """Every outcome in the store recorded before ``as_of`` (the later record of a pair wins)."""
+    out = store.outcomes()
+    if "recorded_at" in out.columns and len(out):
+        recorded = pd.to_datetime(out["recorded_at"], utc=True, format="ISO8601")
+        out = out[(recorded < as_of).to_numpy()]
+    return out.drop_duplicates(["match_id", "lawyer_id"], keep="last")
+
+
+def complete_days(store: Any, as_of: datetime) -> list[date]:
+    """Days served before ``as_of`` whose every host has shipped past their end."""
+    through = store.complete_through()
+    limit = as_of if through is None else min(as_of, through)
+    return [
+        d for d in store.days() if datetime.combine(d + timedelta(days=1), datetime.min.time(), UTC) <= limit
+    ]
+
+
+def data_alerts(store: Any, days: list[date], as_of: datetime, cfg: DailyConfig) -> list[str]:
+    """A missing day between the first and the last complete day, or a stalled shipper."""
+    alerts = []
+    if days:
+        have = set(days)
+        span = (days[-1] - days[0]).days
+        missing = [
+            days[0] + timedelta(days=i) for i in range(span + 1) if days[0] + timedelta(days=i) not in have
+        ]
+        alerts += [f"no prediction was shipped for {d} (a missing day)" for d in missing]
+    for host, state in sorted(store.hosts().items()):
+        age = (as_of - state.last_run).total_seconds() / 3600
+        if age > cfg.stalled_shipper_hours:
+            alerts.append(
+                f"host {host}'s shipper last ran {age:.0f} hours ago, at {state.last_run.isoformat()} "
+                f"(more than {cfg.stalled_shipper_hours:g} hours: stalled)"
+            )
+    return alerts
+
+
+def _reliable(history: dict[date, DayRecord], day: date, base: Baseline, window: int) -> tuple[bool, str]:
+    """Whether the estimate can be trusted on ``day``: the calibration error of the ``window`` latest
+    labelled days before it (``cbpe.reliability``: marked unreliable, not widened)."""
+    eces = [r.realized_ece for d, r in sorted(history.items()) if d < day and r.realized_ece is not None]
+    return reliability(eces[-window:], base.estimate)
+
+
+def _update_labels(
+    store: Any,
+    mlflow: Any,
+    runs: dict[date, tuple[str, DayRecord]],
+    outcomes: pd.DataFrame,
+    base: Baseline,
+    window_days: int,
+    as_of: datetime,
+    workspace: Any,
+) -> list[str]:
+    """Monitored days (within the labelling window) whose outcomes arrived since: realized numbers."""
+    updated = []
+    oldest = as_of.date() - timedelta(days=window_days)
+    for day, (run_id, rec) in runs.items():
+        if day < oldest:
+            continue
+        frame = store.read_day(day, DAY_COLUMNS)
+        ours = frame[frame["model_version"].astype(str) == base.model_version]
+        labelled = labelled_pairs(ours, outcomes)
+        if len(labelled) <= rec.labelled_pairs:
+            continue
+        values = {**rec.as_dict(), **realized_numbers(labelled, base)}
+        judge_estimate(values, base)
+        values["failing"] = failing_reasons(values, base)
+        new = DayRecord(**values)
+        update_day(mlflow, run_id, new)
+        if workspace is not None:
+            workspace.put_day(new, None)
+        runs[day] = (run_id, new)
+        updated.append(str(day))
+        log.info(
+            "Outcomes arrived for %s: %d labelled pairs, realized ROC AUC %s.",
+            day,
+            new.labelled_pairs,
+            "n/a" if new.realized_roc_auc is None else f"{new.realized_roc_auc:.3f}",
+        )
+    return updated
+
+
+def run_daily(
+    store_uri: str | Any,
+    as_of: datetime,
+    backfill: int | None,
+    params_file: Path,
+    workspace_dir: Path | None,
+    out_dir: Path,
+) -> DailyResult:
+    """Monitor the new complete days, update labels, apply the rule; write the summary JSON."""
+    from logstore.store import LogStore
+    from mlops.mlflow_setup import configure
+
+    timer, params = Timer(), Params.load(params_file)
+    raw = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    daily = DailyConfig.from_params(raw)
+    labelling_days = int(raw["retention"]["labelling_window_days"])
+    store = LogStore.open(store_uri) if isinstance(store_uri, (str, Path)) else store_uri
+    days = complete_days(store, as_of)
+    result = DailyResult(as_of=as_of.isoformat())
+    mlflow = configure()
+    runs = load_days(mlflow)
+    redo = set() if backfill is None else {d for d in days if d >= as_of.date() - timedelta(days=backfill)}
+    todo = [d for d in days if d not in runs or d in redo]
+    log.info(
+        "Log store %s: %d complete day(s) before %s, %d monitored before; %d to monitor now.",
+        store_uri,
+        len(days),
+        as_of.isoformat(timespec="minutes"),
+        len(runs),
+        len(todo),
+    )
+    outcomes = outcomes_as_of(store, as_of)
+    base = None
+    if todo or len(outcomes):
+        with timer("baseline"):
+            base = build_baseline(params)
+    workspace = None
+    if workspace_dir is not None and (todo or len(outcomes)):
+        from mlops.sidecar.workspace import DailyWorkspace
+
+        workspace = DailyWorkspace(workspace_dir)
+    if base is not None and len(outcomes):
+        with timer("outcomes"):
+            done = {d: v for d, v in runs.items() if d not in todo}
+            result.updated = _update_labels(
+                store, mlflow, done, outcomes, base, labelling_days, as_of, workspace
+            )
+            runs.update(done)
+    history = {d: rec for d, (_, rec) in runs.items()}
+    for i, day in enumerate(todo, start=1):
+        with timer("days"):
+            frame = store.read_day(day, DAY_COLUMNS)
+            rec, snapshot = measure_day(
+                day, frame, outcomes, base, _reliable(history, day, base, daily.window_days)
+            )
+            run_id = log_day(mlflow, rec, runs.get(day, (None,))[0])
+            if workspace is not None:
+                workspace.put_day(rec, snapshot)
+        runs[day], history[day] = (run_id, rec), rec
+        result.monitored.append(str(day))
+        log.info("Day %d of %d, %s: %s", i, len(todo), day, _line(rec))
+    result.history = [history[d] for d in sorted(history)]
+    failing = {d: r.failing for d, r in history.items()}
+    result.alerts = new_episodes(failing, sorted(history), alerted_days(mlflow), daily)
+    for episode in result.alerts:
+        log_alert(mlflow, episode, daily, as_of.isoformat())
+        log.warning(
+            "PERSISTENT DRIFT (%s) from %s: %s.", daily.describe(), episode.first, "; ".join(episode.reasons)
+        )
+    result.data_alerts = data_alerts(store, days, as_of, daily)
+    for alert in result.data_alerts:
+        log.warning("Data alert: %s.", alert)
+    atomic_write_json(out_dir / "daily_summary.json", result.as_dict())
+    for episode in result.alerts:
+        atomic_write_json(
+            out_dir / f"alert_{episode.first}.json", {**result.as_dict(), "episode_first": str(episode.first)}
+        )
+    log.info("Daily monitor finished: %s.", timer.summary())
+    return result
+
+
+def _line(rec: DayRecord) -> str:
+    est = (
+        "no estimate"
+        if rec.estimated_roc_auc is None
+        else (
+            f"estimated ROC AUC {rec.estimated_roc_auc:.3f} [{rec.estimated_roc_auc_low:.3f}, {rec.estimated_roc_auc_high:.3f}]"
+        )
+    )
+    real = (
+        ""
+        if rec.realized_roc_auc is None
+        else f", realized {rec.realized_roc_auc:.3f} ({rec.labelled_pairs} labels)"
+    )
+    fail = f"; fails the rule: {'; '.join(rec.failing)}" if rec.failing else ""
+    return f"{rec.verdict_line}; {rec.pairs} pairs; {est}{real}{fail}."
