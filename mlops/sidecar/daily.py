@@ -112,7 +112,7 @@ def complete_days(store: Any, as_of: datetime) -> list[date]:
     ]
 
 
-def data_alerts(store: Any, days: list[date], as_of: datetime, cfg: DailyConfig) -> list[str]:
+def data_alerts(store: Any, days: list[date], cfg: DailyConfig) -> list[str]:
     """A missing day between the first and the last complete day, or a stalled shipper."""
     alerts = []
     if days:
@@ -122,8 +122,9 @@ def data_alerts(store: Any, days: list[date], as_of: datetime, cfg: DailyConfig)
             days[0] + timedelta(days=i) for i in range(span + 1) if days[0] + timedelta(days=i) not in have
         ]
         alerts += [f"no prediction was shipped for {d} (a missing day)" for d in missing]
+    now = datetime.now(UTC)  # a stalled shipper is about the present, also in a replay (--as-of)
     for host, state in sorted(store.hosts().items()):
-        age = (as_of - state.last_run).total_seconds() / 3600
+        age = (now - state.last_run).total_seconds() / 3600
         if age > cfg.stalled_shipper_hours:
             alerts.append(
                 f"host {host}'s shipper last ran {age:.0f} hours ago, at {state.last_run.isoformat()} "
@@ -247,7 +248,7 @@ def run_daily(
         log.warning(
             "PERSISTENT DRIFT (%s) from %s: %s.", daily.describe(), episode.first, "; ".join(episode.reasons)
         )
-    result.data_alerts = data_alerts(store, days, as_of, daily)
+    result.data_alerts = data_alerts(store, days, daily)
     for alert in result.data_alerts:
         log.warning("Data alert: %s.", alert)
     atomic_write_json(out_dir / "daily_summary.json", result.as_dict())

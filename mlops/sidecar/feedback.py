@@ -100,7 +100,7 @@ def _outcome_lawyer(value: Any) -> str:
 
 def read_outcomes(path: Path) -> pd.DataFrame:
     """The backend's export (JSON Lines): match_id, lawyer_id (the join key, ``lawyer_key``),
-    outcome, label; errors name the line."""
+    outcome, label, recorded_at (None when absent); errors name the line."""
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -120,11 +120,13 @@ def read_outcomes(path: Path) -> pd.DataFrame:
                     "lawyer_id": _outcome_lawyer(rec["lawyer_id"]),
                     "outcome": outcome,
                     "label": OUTCOME_LABELS[outcome],
+                    # when it was recorded (the daily monitor's "as of"); older exports lack it
+                    "recorded_at": rec.get("recorded_at") if type(rec.get("recorded_at")) is str else None,
                 }
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise SchemaError(str(path), [f"line {number}: not an outcome record ({exc})"]) from exc
-    return pd.DataFrame(rows, columns=["match_id", "lawyer_id", "outcome", "label"])
+    return pd.DataFrame(rows, columns=["match_id", "lawyer_id", "outcome", "label", "recorded_at"])
 
 
 def known_categories(logged: pd.DataFrame) -> pd.Series:

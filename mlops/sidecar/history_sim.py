@@ -7,8 +7,8 @@ weeks, through the real commands (``ship_logs.py``, ``monitor_model.py --daily``
 service's own line format (``ml_model.prediction_log.format_line``) and scored by the production
 model (read only); day ``drift_from`` onwards draws from a drift profile of the simulator. A share
 of the served pairs gets an outcome (``engaged`` when the simulated match happened, else
-``declined``), recorded ``label_delay_days`` later, in one export file per arrival day in the
-backend's export format.
+``declined``), recorded in the working hours of the day ``label_delay_days`` later, in one export
+file per arrival day in the backend's export format.
 
 Simplification: a logged request holds ``lawyers`` independent simulated pairs (its cases differ),
 where the service logs one case beside its lawyers; the monitor draws one pair per request either way.
@@ -88,7 +88,11 @@ def _day_lines(plan: HistoryPlan, i: int, version: str, model: object) -> tuple[
         served = datetime.fromtimestamp(times[r], UTC)
         for j in np.flatnonzero(labelled[sl]):
             match = int(part["match"].iloc[j])
-            recorded = served + timedelta(days=plan.label_delay_days, hours=float(rng.uniform(0, 6)))
+            # recorded in the working hours (09:00-17:00 UTC) of the day label_delay_days later
+            hours = 9 + float(rng.uniform(0, 8))
+            recorded = datetime.combine(served.date(), datetime.min.time(), UTC) + timedelta(
+                days=plan.label_delay_days, hours=hours
+            )
             outcomes.append(
                 {
                     "match_id": pid,

@@ -89,7 +89,7 @@ def make_repo(dest: Path, rows: int = 3000, epochs: int | None = 3, seed: int = 
     dest.mkdir(parents=True)
     shutil.copytree(REPO_ROOT / "ml_model", dest / "ml_model", ignore=COPY_IGNORE)
     shutil.copytree(REPO_ROOT / "mlops", dest / "mlops", ignore=COPY_IGNORE)
-    for code in ("clientdata", "scripts"):
+    for code in ("clientdata", "logstore", "scripts"):
         shutil.copytree(REPO_ROOT / code, dest / code, ignore=COPY_IGNORE)
     # The committed trust list only: the copy makes its own signing key on first use, as a clone does.
     shutil.copytree(REPO_ROOT / "keys" / "trusted", dest / "keys" / "trusted")
