@@ -10,6 +10,13 @@ notices renames ``path`` to ``path.1`` (``path.1`` to ``path.2`` ..., dropping t
 inode change at their next write and reopen. ``read_prediction_log(path)`` reads
 ``path.N ... path.1, path``, oldest first, as one window. ``PREDICTION_LOG_MAX_BYTES=0`` turns our
 rotation off, for logrotate's ``copytruncate`` (see README).
+
+Shipping (``scripts/ship_logs.py``, which also rotates the file once a day with ``rotate_files``):
+once a shipper has run on this host, its ledger ``<path>.shipped/`` holds one marker per rotated
+file it put into the log store, named by ``ship_key`` (inode, size, mtime: the same through the
+renames ``path.1`` -> ``path.2``). From then on a rotated file beyond the limit is deleted only if
+it was shipped; an unshipped one is kept (shifted to a higher number), so the window grows while a
+shipper is stalled and nothing leaves the host unshipped. Without a ledger, rotation is as above.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import orjson
 from ml_model.prediction_log_reader import lock_path, log_files, read_prediction_log, rotated_path
 from ml_model.schema import FEATURES
 
-__all__ = ["LogEntry", "PredictionLog", "format_line", "read_prediction_log"]
+__all__ = ["LogEntry", "PredictionLog", "format_line", "read_prediction_log", "rotate_files"]
 
 log = logging.getLogger(__name__)
 
@@ -214,16 +221,7 @@ class PredictionLog:
             if st.st_ino != self._ino or st.st_size < self.max_bytes:
                 self._follow()  # another worker rotated first
                 return
-            for old in log_files(self.path)[:-1]:  # rotated files at or past the limit (keep lowered)
-                if int(old.name.rsplit(".", 1)[1]) >= max(self.keep, 1):
-                    old.unlink(missing_ok=True)
-            for i in range(self.keep - 1, 0, -1):
-                if rotated_path(self.path, i).exists():
-                    os.replace(rotated_path(self.path, i), rotated_path(self.path, i + 1))
-            if self.keep:
-                os.replace(self.path, rotated_path(self.path, 1))
-            else:
-                self.path.unlink(missing_ok=True)
+            rotate_files(self.path, self.keep)
             self._open()
             log.info(
                 "Rotated the prediction log %s at %d bytes (keeping %d).", self.path, st.st_size, self.keep
@@ -236,6 +234,54 @@ class PredictionLog:
         os.close(self._fd)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
+
+
+def shipped_ledger(path: Path) -> Path:
+    """The shippers' ledger beside the log: it exists once a shipper has run on this host."""
+    return path.with_name(path.name + ".shipped")
+
+
+def ship_key(st: os.stat_result) -> str:
+    """A rotated file's name in the ledger: unchanged by renames, new for a rewritten file."""
+    return f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
+
+
+def is_shipped(file: Path, ledger: Path) -> bool:
+    """Whether ``file`` is in the store (at least once), by its marker in ``ledger``."""
+    try:
+        return (ledger / ship_key(os.stat(file))).is_file()
+    except FileNotFoundError:
+        return True  # gone: nothing of it is left to keep
+
+
+def rotate_files(path: Path, keep: int) -> None:
+    """Shift ``path.i`` to ``path.i+1`` and ``path`` to ``path.1``, dropping what is past ``keep``.
+
+    The caller holds the exclusive lock (``lock_path``). Without a ledger (no shipper on this
+    host) files at or past ``keep`` go first, as always. With one, every rotated file shifts up
+    (highest first, so no rename overwrites a file) and then only shipped files past ``keep`` are
+    deleted: a kill between two renames loses nothing, it leaves a gap the window skips."""
+    ledger = shipped_ledger(path)
+    if not ledger.is_dir():
+        for old in log_files(path)[:-1]:  # rotated files at or past the limit (keep lowered)
+            if int(old.name.rsplit(".", 1)[1]) >= max(keep, 1):
+                old.unlink(missing_ok=True)
+        for i in range(keep - 1, 0, -1):
+            if rotated_path(path, i).exists():
+                os.replace(rotated_path(path, i), rotated_path(path, i + 1))
+        if keep:
+            os.replace(path, rotated_path(path, 1))
+        else:
+            path.unlink(missing_ok=True)
+        return
+    rotated = [int(p.name.rsplit(".", 1)[1]) for p in log_files(path) if p != path]
+    for i in sorted(rotated, reverse=True):
+        os.replace(rotated_path(path, i), rotated_path(path, i + 1))
+    if path.exists():
+        os.replace(path, rotated_path(path, 1))
+    for i in rotated:
+        if i + 1 > keep and is_shipped(rotated_path(path, i + 1), ledger):
+            rotated_path(path, i + 1).unlink(missing_ok=True)
 
 
 def _write_all(fd: int, data: bytes) -> None:
