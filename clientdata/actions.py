@@ -1,5 +1,8 @@
 """``expire`` and ``erase``: what each store gives up, said in sentences, done or only reported.
 
+The log store the shippers fill (``clientdata.log_store``) is covered with the prediction log, both
+under the host's shipping lock, so a shipper cannot put back what was just removed.
+
 Every step says what it removed (or, without ``apply``, would remove) and where; a step that
 cannot finish is a problem, and the command exits non-zero, having changed nothing it could not
 finish (each file is replaced whole, each database delete is one transaction).
@@ -7,6 +10,7 @@ finish (each file is replaced whole, each database delete is one transaction).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import subprocess
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from clientdata import database
+from clientdata import database, log_store
 from clientdata.config import Retention, Stores, cutoff
 from clientdata.files import (
     MATCH_ID,
@@ -27,6 +31,7 @@ from clientdata.files import (
     stamped_before,
 )
 from clientdata.lines import Busy, Drop, rewrite
+from logstore.ledger import Busy as ShipperBusy
 from ml_model.paths import REPO_ROOT
 from ml_model.prediction_log_reader import lock_path, log_files
 
@@ -87,14 +92,19 @@ def expire(stores: Stores, limits: Retention, now: datetime, apply: bool) -> Out
     log_cut = cutoff(now, limits.prediction_log_days)
     files = log_files(stores.prediction_log) if stores.prediction_log.parent.is_dir() else []
     lock = lock_path(stores.prediction_log)
-    _lines(
-        out,
-        [f for f in files if f.exists()],
-        older_than(log_cut),
-        lock,
-        apply,
-        f"lines served before {log_cut:%Y-%m-%d}",
-    )
+    try:
+        with log_store.shipping_paused(stores.prediction_log) if apply else contextlib.nullcontext():
+            _lines(
+                out,
+                [f for f in files if f.exists()],
+                older_than(log_cut),
+                lock,
+                apply,
+                f"lines served before {log_cut:%Y-%m-%d}",
+            )
+            log_store.expire(out, stores, limits, now, apply)
+    except ShipperBusy as exc:
+        out.fail(f"Left the prediction log and the log store as they were: {exc} (a shipper); run again.")
     if stores.database.exists():
         with database.connect(stores.database) as con:
             ids = database.expired_matches(
@@ -169,7 +179,12 @@ def erase(stores: Stores, match_id: str) -> Outcome:
         if stores.prediction_log.parent.is_dir()
         else []
     )
-    _lines(out, files, drop, lock_path(stores.prediction_log), True, "prediction log line(s)")
+    try:
+        with log_store.shipping_paused(stores.prediction_log):
+            _lines(out, files, drop, lock_path(stores.prediction_log), True, "prediction log line(s)")
+            log_store.erase(out, stores, match_id)
+    except ShipperBusy as exc:
+        out.fail(f"Left the prediction log and the log store as they were: {exc} (a shipper); run again.")
     if stores.database.exists():
         with database.connect(stores.database) as con:
             counts = database.erase_match(con, match_id)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from logstore.settings import store_uri
 from ml_model.paths import DEFAULT_PREDICTION_LOG, PARAMS_FILE, REPO_ROOT
 
 # backend/lib/db.js resolves these the same way: relative settings from backend/, same defaults.
@@ -76,23 +77,27 @@ class Stores:
     unstored: Path  # matches the backend scored but could not store (backend/lib/unstored.js)
     reports: Path
     data: Path
+    log_store: str = ""  # the shipper's store (logstore.settings): a folder or s3://bucket/prefix
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Stores:
         """The app's own settings and defaults (``PREDICTION_LOG``, ``DB_PATH``, ``OUTCOME_EXPORT_DIR``,
-        ``UNSTORED_MATCHES_PATH``); the backend's relative paths are from backend/, as it reads them."""
+        ``UNSTORED_MATCHES_PATH``, ``LOG_STORE``); the backend's relative paths are from backend/, as
+        it reads them; the log store is found as ``scripts/ship_logs.py`` finds it."""
 
         def backend(name: str, default: Path) -> Path:
             return BACKEND_DIR / env[name] if env.get(name) else default
 
         database = backend("DB_PATH", DEFAULT_DB_PATH)
+        log = Path(env.get("PREDICTION_LOG") or DEFAULT_PREDICTION_LOG)
         return cls(
-            prediction_log=Path(env.get("PREDICTION_LOG") or DEFAULT_PREDICTION_LOG),
+            prediction_log=log,
             database=database,
             exports=backend("OUTCOME_EXPORT_DIR", DEFAULT_EXPORT_DIR),
             unstored=backend("UNSTORED_MATCHES_PATH", database.parent / UNSTORED_FILE_NAME),
             reports=REPORTS_DIR,
             data=DVC_DATA_DIR,
+            log_store=store_uri(log, env),
         )
 
 

@@ -4,8 +4,10 @@
     python scripts/privacy.py expire --apply    # remove it: safe from cron while the app runs
     python scripts/privacy.py erase --match-id ID
 
-The stores are found by the app's own settings (PREDICTION_LOG, DB_PATH, OUTCOME_EXPORT_DIR) and
-the limits are mlops/params.yaml's ``retention``. Exit 0 done, 1 something could not be finished
+The stores are found by the app's own settings (PREDICTION_LOG, DB_PATH, OUTCOME_EXPORT_DIR, and
+LOG_STORE or ``store/`` beside the log for the shipped log store: its day partitions and outcome
+exports expire, and erase removes the match from every host's parts) and the limits are
+mlops/params.yaml's ``retention``. Exit 0 done, 1 something could not be finished
 (said why; run again), 2 bad arguments or settings. README "Erasure and retention" says what
 erasure cannot reach (DVC and MLflow history) and how an operator purges it.
 """
