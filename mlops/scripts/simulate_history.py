@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drift-from", type=int, default=11, help="the first drifted day, 1-based (default 11)"
     )
-    parser.add_argument("--pairs-per-day", type=int, default=6000, help="served pairs a day (default 6000)")
+    parser.add_argument("--pairs-per-day", type=int, default=4400, help="served pairs a day (default 4400)")
     parser.add_argument("--lawyers", type=int, default=4, help="pairs per logged request (default 4)")
     parser.add_argument("--label-share", type=float, default=0.3, help="share of pairs that get an outcome")
     parser.add_argument("--label-delay-days", type=int, default=14, help="days until an outcome is recorded")
