@@ -23,7 +23,8 @@ from pathlib import Path
 from ml_model.common import exit_script, setup_logging
 from mlops.paths import DATASET
 from mlops.scripts.utils import run_cli, script_parser
-from mlops.sidecar.feedback import FeedbackReport, collect, collect_from_store
+from mlops.sidecar.feedback import FeedbackReport, collect
+from mlops.sidecar.feedback_store import collect_from_store
 
 log = logging.getLogger(__name__)
 

@@ -66,8 +66,6 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
 
-from ml_model.metrics import expected_calibration_error
-from mlops.sidecar.config import EstimateConfig
 from mlops.sidecar.equity import GROUP_COLUMNS, income_band
 
 Z = 2.0  # the band is the estimate ± Z standard deviations of the realized AUC under the model
@@ -88,17 +86,17 @@ class Calibrator:
 
     def apply(self, scores: Any) -> np.ndarray:
         """Calibrated probabilities of ``scores`` (scores outside the reference's range are clipped)."""
-        return self.isotonic.predict(_scores(scores, "scores"))
+        return self.isotonic.predict(checked_probabilities(scores, "scores"))
 
     def apply_boot(self, scores: Any) -> np.ndarray:
         """One row of calibrated probabilities per bootstrap refit: shape (boots, len(scores))."""
-        s = _scores(scores, "scores")
+        s = checked_probabilities(scores, "scores")
         if not self.boots:
             return np.empty((0, len(s)))
         return np.vstack([b.predict(s) for b in self.boots])
 
 
-def _scores(values: Any, name: str) -> np.ndarray:
+def checked_probabilities(values: Any, name: str) -> np.ndarray:
     """A 1-D float array of probabilities, refused with its name when it is not one."""
     a = np.asarray(values, dtype=float)
     if a.ndim != 1:
@@ -118,7 +116,7 @@ def fit_calibrator(scores: Any, labels: Any, boots: int = 50, seed: int = 0) -> 
     """Isotonic calibration of production's reference scores (NannyML's choice: monotone, so the
     order and hence the ROC curve of the scores is kept, and no shape is assumed), plus ``boots``
     bootstrap refits for the band. About 60 ms with 50 refits at 4,000 rows: rebuilt every run."""
-    s = _scores(scores, "reference scores")
+    s = checked_probabilities(scores, "reference scores")
     y = np.asarray(labels)
     if y.shape != s.shape:
         raise ValueError(f"reference labels: {y.shape[0] if y.ndim else 0} labels for {len(s)} scores")
@@ -218,8 +216,8 @@ def estimate_auc(
     (``Calibrator.apply_boot``); without them the band holds the labels' noise only and is too
     narrow (module docstring). Raises ValueError when the AUC is undefined (one class).
     """
-    p = _scores(probs, "probs")
-    order = p if scores is None else _scores(scores, "scores")
+    p = checked_probabilities(probs, "probs")
+    order = p if scores is None else checked_probabilities(scores, "scores")
     if len(order) != len(p):
         raise ValueError(f"scores: {len(order)} values for {len(p)} probabilities")
     if draws < 2:
@@ -252,13 +250,13 @@ def estimate_by_group(
     region, case type, income band by ``cuts``). A group with fewer than ``min_rows`` rows (or one
     class) gets ``AucEstimate.unavailable`` saying so: its band would be wider than any change worth
     reporting."""
-    p = _scores(probs, "probs")
+    p = checked_probabilities(probs, "probs")
     if len(frame) != len(p):
         raise ValueError(f"probs: {len(p)} values for {len(frame)} rows")
     missing = [c for c in (*GROUP_COLUMNS[:-1], "client_income") if c not in frame.columns]
     if missing:
         raise ValueError(f"estimate_by_group: the frame has no column {', '.join(missing)}")
-    s = p if scores is None else _scores(scores, "scores")
+    s = p if scores is None else checked_probabilities(scores, "scores")
     boot = None if boot_probs is None or len(boot_probs) == 0 else np.asarray(boot_probs, float)
     groups = frame.assign(income_band=income_band(frame["client_income"], list(cuts))).reset_index(drop=True)
     out: dict[str, dict[str, AucEstimate]] = {}
@@ -286,34 +284,3 @@ def _group_estimate(
         return estimate_auc(p[idx], draws, seed, scores=s[idx], boot_probs=sub)
     except ValueError as exc:
         return AucEstimate.unavailable(len(idx), str(exc))
-
-
-def day_ece(probs: Any, labels: Any, cfg: EstimateConfig) -> float | None:
-    """A labelled day's calibration error (calibrated probabilities against outcomes, ECE as
-    ml_model.metrics defines it), or None below ``min_labels`` labels, where ECE is mostly noise."""
-    p = _scores(probs, "probs")
-    y = np.asarray(labels, dtype=float)
-    if y.shape != p.shape:
-        raise ValueError(f"labels: {y.shape[0] if y.ndim else 0} labels for {len(p)} probabilities")
-    return None if len(p) < cfg.min_labels else expected_calibration_error(y, p)
-
-
-def reliability(recent_eces: Sequence[float | None], cfg: EstimateConfig) -> tuple[bool, str]:
-    """Whether today's estimate can be trusted, and why: not when any recent labelled day's ECE
-    (``day_ece``, oldest first; None or NaN for a day without enough labels) exceeded
-    ``cfg.max_ece``, since then the calibration the estimate rests on has changed by an amount the
-    band cannot express. Which days count as recent is the caller's window."""
-    measured = [(i, e) for i, e in enumerate(recent_eces) if e is not None and not math.isnan(e)]
-    if not measured:
-        return True, "no labelled day yet checks the calibration: it is the reference's"
-    worst = max(e for _, e in measured)
-    over = [i for i, e in measured if e > cfg.max_ece]
-    if not over:
-        return True, f"calibration error of {len(measured)} recent labelled day(s) at most {worst:.3f}"
-    back = len(recent_eces) - 1 - over[-1]
-    last = "on the newest day" if back == 0 else f"{back} day(s) before the newest"
-    return False, (
-        f"{len(over)} of {len(measured)} recent labelled days had calibration error above max_ece "
-        f"{cfg.max_ece:g} (worst {worst:.3f}, last seen {last}): the world answers the scores "
-        "differently from the reference, which the estimate cannot see"
-    )

@@ -26,7 +26,7 @@ from ml_model.common import atomic_write_json
 from ml_model.frame_validation import read_dataset
 from ml_model.paths import PRODUCTION_DATA
 from ml_model.schema import LABEL
-from mlops.sidecar.cbpe import fit_calibrator, reliability
+from mlops.sidecar.cbpe import fit_calibrator
 from mlops.sidecar.config import Params
 from mlops.sidecar.daily_day import (
     DAY_COLUMNS,
@@ -39,6 +39,7 @@ from mlops.sidecar.daily_day import (
     realized_numbers,
 )
 from mlops.sidecar.daily_history import alerted_days, load_days, log_alert, log_day, update_day
+from mlops.sidecar.estimate_reliability import reliability
 from mlops.sidecar.persistence import DailyConfig, Episode, new_episodes
 from mlops.sidecar.timer import Timer
 

@@ -267,28 +267,7 @@ def log_report(report: FeedbackReport, outcomes_path: Path, predictions: list[Pa
         )
 
 
-def store_rows(store: Any, since: datetime | None) -> pd.DataFrame:
-    """Every served pair in the log store (from ``since``'s day on), one day read at a time."""
-    days = [d for d in store.days() if since is None or d >= since.date()]
-    frames = [store.read_day(d, [*FEATURES, "prediction_id", "lawyer_id", "time"]) for d in days]
-    if not frames:
-        raise ValueError(
-            f"the log store {store} holds no served pair{'' if since is None else ' since ' + str(since)}"
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def collect_from_store(
-    store: Any, out: Path, since: datetime | None = None, min_age_days: float = 0.0
-) -> FeedbackReport:
-    """``collect`` on the log store: its served pairs and every outcome export put into it."""
-    report = FeedbackReport()
-    rows = join_logged(store_rows(store, since), LogScan(), store.outcomes(), since, min_age_days, report)
-    log_report(report, Path(str(store)), [Path(str(store))])
-    return _write(rows, report, out)
-
-
-def _write(rows: pd.DataFrame, report: FeedbackReport, out: Path) -> FeedbackReport:
+def write_labelled(rows: pd.DataFrame, report: FeedbackReport, out: Path) -> FeedbackReport:
     """Validate with the production schema and write atomically; nothing at all without a row."""
     if rows.empty:
         log.warning("No labelled row: nothing written, %s left as it was.", out)
@@ -315,4 +294,4 @@ def collect(
     outcomes = read_outcomes(outcomes_path)
     rows = join_outcomes(predictions, outcomes, since, min_age_days, report)
     log_report(report, outcomes_path, predictions)
-    return _write(rows, report, out)
+    return write_labelled(rows, report, out)

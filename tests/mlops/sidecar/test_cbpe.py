@@ -21,17 +21,10 @@ from ml_model.frame_validation import read_dataset
 from ml_model.paths import PRODUCTION_DATA
 from ml_model.schema import LABEL
 from mlops.paths import PARAMS_FILE
-from mlops.sidecar.cbpe import (
-    AucEstimate,
-    Calibrator,
-    day_ece,
-    estimate_auc,
-    estimate_by_group,
-    fit_calibrator,
-    reliability,
-)
+from mlops.sidecar.cbpe import AucEstimate, Calibrator, estimate_auc, estimate_by_group, fit_calibrator
 from mlops.sidecar.config import EstimateConfig, MonitorConfig, Params
 from mlops.sidecar.equity import group_metrics
+from mlops.sidecar.estimate_reliability import day_ece, reliability
 from mlops.sidecar.scoring import load_production, score, split_rows
 from mlops.sidecar.simulator import simulate
 
