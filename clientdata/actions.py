@@ -23,6 +23,7 @@ from clientdata import database, log_store
 from clientdata.config import Retention, Stores, cutoff
 from clientdata.files import (
     MATCH_ID,
+    dated_before,
     holding,
     line_files,
     modified_before,
@@ -124,11 +125,28 @@ def expire(stores: Stores, limits: Retention, now: datetime, apply: bool) -> Out
         apply,
         "outcome export",
     )
-    _unlink(out, stamped_before(stores.reports, cutoff(now, limits.monitor_reports_days)), apply, "report")
+    report_cut = cutoff(now, limits.monitor_reports_days)
+    _unlink(out, stamped_before(stores.reports, report_cut), apply, "report")
+    _unlink(out, dated_before(stores.reports / "daily", report_cut.date()), apply, "daily monitor record")
+    _workspace(out, stores.workspace, report_cut, apply)
     _data_versions(out, cutoff(now, limits.data_versions_days), apply)
     if not out.done and not out.problems:
         out.say("Nothing is past its limit.")
     return out
+
+
+def _workspace(out: Outcome, root: Path, before: datetime, apply: bool) -> None:
+    """The daily monitor's dashboard keeps the reports' limit too (its snapshots hold no row)."""
+    if not (root / "index.json").is_file():
+        return
+    from mlops.sidecar.workspace import expire_days  # Evidently's API: imported only when there is one
+
+    days = expire_days(root, before.date(), apply)
+    if days:
+        out.say(
+            f"{'Deleted' if apply else 'Would delete'} the dashboard's snapshots of {len(days)} day(s) "
+            f"before {before:%Y-%m-%d} from {root}."
+        )
 
 
 def _data_versions(out: Outcome, before: datetime, apply: bool) -> None:

@@ -27,6 +27,7 @@ REPORTS_DIR = (
     REPO_ROOT / "mlops" / "reports"
 )  # mlops/paths.py's REPORTS_DIR (production must not import mlops)
 DVC_DATA_DIR = REPO_ROOT / "mlops" / "data"
+WORKSPACE_DIR = REPO_ROOT / "mlops" / "workspace"  # mlops/paths.py's: the daily monitor's Evidently workspace
 
 
 class ConfigError(ValueError):
@@ -78,6 +79,7 @@ class Stores:
     reports: Path
     data: Path
     log_store: str = ""  # the shipper's store (logstore.settings): a folder or s3://bucket/prefix
+    workspace: Path = WORKSPACE_DIR  # the daily monitor's snapshots (scores and bins, no rows)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Stores:

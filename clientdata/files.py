@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
@@ -15,6 +15,7 @@ from clientdata.lines import Drop
 CHUNK = 1 << 20
 MATCH_ID = re.compile(r"[0-9a-f]{32}")  # the service's prediction_id: uuid4 hex
 _STAMP = re.compile(r"_(\d{8}_\d{6})\.")  # mlops/reports: <kind>_<YYYYmmdd_HHMMSS>.<ext>
+_DAY = re.compile(r"_(\d{4}-\d{2}-\d{2})\.")  # mlops/reports/daily: alert_<YYYY-mm-dd>.json
 LINE_FILES = (".jsonl", ".log")  # line-oriented files whose lines naming a match can be removed
 
 
@@ -59,6 +60,19 @@ def stamped_before(folder: Path, cutoff: datetime) -> list[Path]:
     for p in sorted(folder.iterdir()):
         m = _STAMP.search(p.name)
         if p.is_file() and m and datetime.strptime(m.group(1), "%Y%m%d_%H%M%S").replace(tzinfo=UTC) < cutoff:
+            out.append(p)
+    return out
+
+
+def dated_before(folder: Path, cutoff: date) -> list[Path]:
+    """Files in ``folder`` whose name carries a UTC day (``*_YYYY-mm-dd.*``, the daily monitor's
+    alert records) before ``cutoff``."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in sorted(folder.iterdir()):
+        m = _DAY.search(p.name)
+        if p.is_file() and m and date.fromisoformat(m.group(1)) < cutoff:
             out.append(p)
     return out
 

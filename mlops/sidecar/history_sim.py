@@ -110,7 +110,7 @@ def _day_lines(plan: HistoryPlan, i: int, version: str, model: object) -> tuple[
 def _uuid(rng: np.random.Generator) -> str:
     import uuid
 
-    return str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    return uuid.UUID(bytes=rng.bytes(16), version=4).hex  # as the service writes it
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -7,13 +7,14 @@ and the worst group, each charted as Evidently's ``MeanValue`` of a one-row tabl
 external number over time is drawn this way; a custom metric drew one-point series). Snapshots are
 added without data (``include_data=False``): they hold scores and histogram bins, never a row.
 When outcomes arrive for an old day its numbers snapshot is replaced; ``index.json`` maps each day
-to its snapshots so a backfill replaces instead of doubling.
+to its two snapshots (``drift``, ``numbers``) so a backfill replaces instead of doubling.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,25 @@ def _numbers_snapshot(rec: DayRecord) -> Any:
     )
 
 
+def expire_days(root: Path, before: date, apply: bool) -> list[str]:
+    """The days before ``before`` whose snapshots go (``privacy.py expire``, the reports' limit);
+    removed through Evidently's own API, and from the index, only with ``apply``."""
+    index_path = root / "index.json"
+    if not index_path.is_file():
+        return []
+    old = sorted(
+        d for d in json.loads(index_path.read_text(encoding="utf-8")) if date.fromisoformat(d) < before
+    )
+    if apply and old:
+        ws = DailyWorkspace(root)
+        for day in old:
+            for sid in ws.index.pop(day, {}).values():
+                if sid:
+                    ws.ws.delete_run(ws.project.id, sid)
+        atomic_write_json(ws.index_path, ws.index)
+    return old
+
+
 class DailyWorkspace:
     """The project in ``root`` (created with its dashboard on first use) and the day index."""
 
@@ -139,20 +159,20 @@ class DailyWorkspace:
             for panel in _panels():
                 self.project.dashboard.add_panel(panel, tab=TAB)
         self.index_path = root / "index.json"
-        self.index: dict[str, list[str]] = (
+        self.index: dict[str, dict[str, str | None]] = (
             json.loads(self.index_path.read_text(encoding="utf-8")) if self.index_path.is_file() else {}
         )
 
     def put_day(self, rec: DayRecord, drift_snapshot: Any | None) -> None:
-        """The day's snapshots; earlier ones of the same day are replaced (drift kept if not given)."""
-        old = self.index.get(rec.day, [])
-        keep = old[:1] if drift_snapshot is None and old else []
-        for sid in old:
-            if sid not in keep:
+        """The day's snapshots, replacing its earlier ones (its drift snapshot is kept when none is given:
+        outcomes that arrive later change the numbers, not the inputs' drift)."""
+        old = self.index.get(rec.day, {})
+        ids = {"drift": old.get("drift") if drift_snapshot is None else None}
+        for sid in old.values():
+            if sid and sid != ids["drift"]:
                 self.ws.delete_run(self.project.id, sid)
-        ids = list(keep)
         if drift_snapshot is not None:
-            ids.append(str(self.ws.add_run(self.project.id, drift_snapshot, include_data=False).id))
-        ids.append(str(self.ws.add_run(self.project.id, _numbers_snapshot(rec), include_data=False).id))
+            ids["drift"] = str(self.ws.add_run(self.project.id, drift_snapshot, include_data=False).id)
+        ids["numbers"] = str(self.ws.add_run(self.project.id, _numbers_snapshot(rec), include_data=False).id)
         self.index[rec.day] = ids
         atomic_write_json(self.index_path, self.index)
