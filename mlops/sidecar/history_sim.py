@@ -17,7 +17,6 @@ where the service logs one case beside its lawyers; the monitor draws one pair p
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ml_model.artifacts import read_manifest
+from ml_model.common import atomic_write
 from ml_model.paths import ML_MODEL_DIR
 from ml_model.prediction_log import LogEntry, format_line
 from ml_model.prediction_log_reader import log_files, rotated_path
@@ -114,12 +114,8 @@ def _uuid(rng: np.random.Generator) -> str:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Client data: 0600, written whole under a temporary name, then renamed."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    """Client data (simulated, but written as the real thing is): 0600 in 0700, appearing whole."""
+    atomic_write(path, lambda p: p.write_bytes(data), private=True)
 
 
 def simulate_history(plan: HistoryPlan, log_path: Path, outcomes_dir: Path, progress: object = None) -> dict:
