@@ -59,7 +59,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _retrain_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str]:
+def retrain_lines(retrain: dict[str, Any], tracking_server: bool) -> list[str]:
+    """The gate's decision, the metrics and checks, and for a saved candidate who signed it and how
+    to promote it (also the scheduled job's, after a retrain the daily monitor started)."""
     if not retrain:
         return [f"No retrain record ({_rel(LAST_RETRAIN)}); see the step logs."]
     decision = retrain.get("decision") or {}
@@ -203,7 +205,7 @@ def summary_markdown(
     so a saved candidate can also be promoted from that server's registry.
     """
     lines = ["## MLOps pipeline", ""]
-    lines += _retrain_lines(retrain, tracking_server)
+    lines += retrain_lines(retrain, tracking_server)
     lines += ["", *_drift_lines(drift, drift_report)]
     lines += ["", *_evaluation_lines(evaluation, retrain.get("production_version"))]
     return "\n".join(lines) + "\n"

@@ -8,6 +8,13 @@
   that verifies and that promote_model.py promotes in another fresh copy. Without DVC_REMOTE the
   same push fails in the data step, which says what to configure (bootstrap_data.py on its own:
   tests/mlops/test_bootstrap_data.py).
+- The schedule (the daily job), on a log store the real shipper filled from a simulated history and
+  that the job reaches by the variable LOG_STORE, with a webhook on 127.0.0.1 as ALERT_WEBHOOK_URL:
+  a few normal days end in success, a summary naming each day NO DRIFT, no candidate and no alert;
+  days of concept drift with their outcomes make the persistent-drift rule fire, the loop builds the
+  labelled version from the store, retrains, and uploads a signed candidate that verifies; the
+  summary states the alert and the gate's decision, the webhook receives the JSON alert, and the
+  run fails at its last step only, with the sentence that a person decides.
 
 Each act run prints its wall time (run pytest with -s to see it).
 """
@@ -21,18 +28,24 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from ml_model.common import sha256_file
 from ml_model.paths import ARTIFACT_FILES, MANIFEST_FILE, REPO_ROOT, SIGNATURE_FILE
+from tests.mlops.webhook_server import Webhook, webhook_server
 from tests.support.act import (
     ActRun,
+    CiKey,
     check,
     ci_key,
     commit_new_data_version,
     fresh_clone,
     run_act,
+    simulated_store,
     workflow_step_names,
 )
 from tests.support.repo import VENV_BIN, Repo
@@ -188,3 +201,142 @@ def test_push_of_a_new_data_version_uploads_a_promotable_candidate(data_push, tm
     for name in (*ARTIFACT_FILES, SIGNATURE_FILE, MANIFEST_FILE):
         assert filecmp.cmp(candidate / name, production / name, shallow=False), name
     assert other.verify(production)["model_version"] == candidate.name
+
+
+# ---------------------------------------------------------------------------- the schedule (daily job)
+
+# A day's served pairs: one pair per logged request, so each day has the 1,000 requests a drift
+# verdict needs. Outcomes for every pair a day after (realized ROC AUC needs 1,000 labels a day).
+QUIET_PAIRS, DRIFT_PAIRS = 1200, 2500
+DRIFT_DAYS, DRIFT_FROM = 8, 2  # concept drift from day 2: days 2, 3, 4 fail, the rule fires on day 4
+FAIL_STEP = "Fail the run so that a person decides"
+NOT_ON_A_QUIET_DAY = {
+    "Get the data version",
+    "Build the labelled data version from the store",
+    "Retrain, gate and sign the candidate",
+    "Upload the candidate",
+    "Send the alert to the webhook",
+    FAIL_STEP,
+}
+
+
+def last_served_day() -> date:
+    """Yesterday (UTC); the day before in the first minutes of a day, when the shipper's slack
+    (logstore: 5 minutes) still holds yesterday open."""
+    return (datetime.now(UTC) - timedelta(minutes=10)).date() - timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def daily_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repo, CiKey]:
+    """One fresh clone for both scheduled runs (act copies its work tree for each), trusting CI's key.
+    params.yaml's own epochs: a retrain on 20,000 labelled rows then passes the f1 guard with margin."""
+    clone = fresh_clone(tmp_path_factory.mktemp("daily") / "clone")
+    key = ci_key()
+    key.trusted_in(clone)
+    return clone, key
+
+
+@pytest.fixture
+def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    """A webhook on 127.0.0.1 for the job's alert (the job runs on this host, as act runs it)."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    with webhook_server() as server:
+        yield server
+
+
+def run_schedule(clone: Repo, store: Path, work: Path, hook: Webhook, key: CiKey) -> ActRun:
+    variables = {"LOG_STORE": str(store), "ALERT_WEBHOOK_URL": hook.url("/alerts?token=SECRETQ")}
+    env = {"no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+    return run_act(clone.root, "schedule", work, variables=variables, secrets=key.secret, env=env)
+
+
+def daily_summary(run: ActRun) -> dict:
+    return json.loads((run.artifacts / "mlops-reports" / "daily" / "daily_summary.json").read_text())
+
+
+def test_scheduled_run_with_no_drift_succeeds_and_names_the_days(daily_clone, hook, tmp_path: Path) -> None:
+    clone, key = daily_clone
+    end = last_served_day()
+    store = simulated_store(clone, tmp_path / "history", end=end, days=3, pairs_per_day=QUIET_PAIRS)
+    run = run_schedule(clone, store, tmp_path / "act", hook, key)
+    print(f"\nact schedule, 3 normal days: {run.seconds:.1f} s wall")
+    assert run.returncode == 0 and "Job succeeded" in run.output, run.tail()
+    steps = run.steps()
+    assert "Failure" not in steps.values(), steps
+    for name in workflow_step_names(clone.root, "daily"):  # the loop and the alert do not run
+        wanted = {None, "Skipped"} if name in NOT_ON_A_QUIET_DAY else {"Success"}
+        assert steps.get(name) in wanted, (name, steps)
+    assert run.step_log("The daily monitor raised nothing."), run.tail()
+
+    days = [str(end - timedelta(days=i)) for i in (2, 1, 0)]
+    summary = run.summary()
+    assert "## Daily drift monitor" in summary, run.tail()
+    assert "**No persistent drift**: 3 day(s) monitored in this run" in summary, summary
+    for day in days:
+        assert f"| {day} | NO DRIFT | " in summary, summary
+    assert "cannot see concept drift" in summary and "Gate" not in summary
+    assert daily_summary(run)["monitored"] == days
+    assert not (run.artifacts / "mlops-candidate").exists()
+    assert hook.received == []  # nothing fired: no alert
+
+
+def test_scheduled_run_after_drifted_days_yields_a_candidate_and_fails_at_the_end(
+    daily_clone, hook, tmp_path: Path
+) -> None:
+    clone, key = daily_clone
+    end = last_served_day()
+    store = simulated_store(
+        clone,
+        tmp_path / "history",
+        end=end,
+        days=DRIFT_DAYS,
+        pairs_per_day=DRIFT_PAIRS,
+        drift="concept",
+        drift_from=DRIFT_FROM,
+        label_share=1.0,
+        label_delay_days=1,
+    )
+    first = str(end - timedelta(days=DRIFT_DAYS - (DRIFT_FROM + 2)))  # the third failing day
+    run = run_schedule(clone, store, tmp_path / "act", hook, key)
+    print(f"\nact schedule, {DRIFT_DAYS} days, concept drift from day {DRIFT_FROM}: {run.seconds:.1f} s wall")
+    # the run fails visibly, at its last step only
+    assert run.returncode != 0 and "Job failed" in run.output, run.tail()
+    steps = run.steps()
+    assert [name for name, result in steps.items() if result == "Failure"] == [FAIL_STEP], (steps, run.tail())
+    for name in workflow_step_names(clone.root, "daily"):
+        assert steps.get(name) == ("Failure" if name == FAIL_STEP else "Success"), (name, steps)
+    assert run.step_log("The daily monitor found persistent drift"), run.tail()
+
+    (candidate,) = (run.artifacts / "mlops-candidate").iterdir()
+    assert candidate.name.startswith("v") and {p.name for p in candidate.iterdir()} == CANDIDATE_FILES
+    manifest = clone.verify(candidate)  # signed with CI's key, which the clone trusts
+    assert manifest["model_version"] == candidate.name and manifest["decision"]["improved"] is True
+    # trained on the labelled version the job built from the store (it stays on the runner)
+    (built,) = (tmp_path / "act" / "act-cache").glob("**/hostexecutor/mlops/data/matchmaking_dataset.csv")
+    assert manifest["training_data"]["sha256"] == sha256_file(built)
+    assert sum(1 for _ in built.open()) == 1 + DRIFT_DAYS * DRIFT_PAIRS
+    assert key.pem.splitlines()[1] not in run.output
+
+    sentence = (
+        f"Persistent drift from {first}: a candidate is in the registry as challenger ({candidate.name}); "
+        "a person decides whether to promote."
+    )
+    assert sentence in run.output, run.tail()
+    summary = run.summary()
+    assert f"**PERSISTENT DRIFT from {first}**" in summary, summary
+    assert "### Alert" in summary and "realized ROC AUC" in summary and "below the floor" in summary
+    assert f"**Gate: candidate {candidate.name} improved**" in summary
+    assert f"promote_model.py --version {candidate.name}" in summary
+    assert "which production trusts" in summary
+    assert (run.artifacts / "mlops-reports" / "daily" / f"alert_{first}.json").is_file()
+    assert daily_summary(run)["alerts"][0]["first_day"] == first
+
+    (alert,) = hook.received
+    assert alert.path == "/alerts?token=SECRETQ" and alert.content_type == "application/json"
+    body = json.loads(alert.body)
+    assert body["event"] == "persistent_drift" and body["message"] == sentence
+    assert body["episode"]["first_day"] == first and body["episode"]["reasons"]
+    assert body["gate"]["decision"] == "improved" and body["candidate_version"] == candidate.name
+    assert body["run_url"] and "/actions/runs/" in body["run_url"]
+    assert "SECRETQ" not in run.output  # the webhook's query is never logged

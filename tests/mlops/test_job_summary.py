@@ -105,3 +105,39 @@ def test_the_drift_verdict_is_the_stage_runs_own_sentence(tmp_path) -> None:
     assert "**DRIFT: key feature(s) drifted: lawyer_hourly_rate**" in out.read_text()
     assert "| yes | 0.2500 | lawyer_hourly_rate |" in out.read_text()
     assert "NO DRIFT: old" not in out.read_text()
+
+
+# ---------------------------------------------------------------------------- the daily job (--daily)
+
+
+def write_daily(folder: Path, summary: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "daily_summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_daily_appends_the_monitors_section_and_the_retrain_only_after_drift(tmp_path, monkeypatch) -> None:
+    from tests.mlops.sidecar.test_job_summary_daily import drift_run, quiet_run
+
+    tracking = write_records(tmp_path / "tracking")  # a retrain record is there in both cases
+    out = tmp_path / "summary.md"
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    daily = write_daily(tmp_path / "daily", drift_run())
+    common = ["--daily", "--daily-dir", str(daily), "--tracking-dir", str(tracking), "--out", str(out)]
+    assert main([*common, "--monitor-exit", "3"]) == 0
+    text = out.read_text()
+    assert text.startswith("## Daily drift monitor\n") and "**PERSISTENT DRIFT from 2026-11-29**" in text
+    assert "**Gate: candidate v20261127_101500 improved**" in text
+    assert "## MLOps pipeline" not in text  # not the pipeline job's section
+
+    out.unlink()
+    write_daily(daily, quiet_run())
+    assert main([*common, "--monitor-exit", ""]) == 0  # the step output empty: read from the summary
+    text = out.read_text()
+    assert "**No persistent drift**: 2 day(s)" in text
+    assert "Gate" not in text  # no rule fired: another run's retrain record is not read
+
+
+def test_daily_without_a_summary_says_so_and_exits_0(tmp_path, capsys) -> None:
+    assert main(["--daily", "--daily-dir", str(tmp_path / "none"), "--monitor-exit", "2", "--out", "-"]) == 0
+    assert "No daily summary" in capsys.readouterr().out

@@ -3,13 +3,18 @@
 - ``fresh_clone``: a temporary copy of the repository's tracked and untracked-but-not-ignored files
   (`git ls-files -co --exclude-standard`), committed into a new git repository, so the run sees
   exactly what a clone of this work tree (uncommitted changes included) would hold.
-- ``run_act``: ``act <event> -P ubuntu-latest=-self-hosted`` in that clone: the job's steps run on
-  the host. act copies the clone's work tree (minus git-ignored files) as the checkout; every other
-  action is replaced by a local stand-in (tests/github/act/<name>/action.yml) at the commit the
-  workflow pins; act's cache and artifact servers are not started (and would bind to loopback);
+- ``run_act``: ``act <event> -P ubuntu-latest=-self-hosted`` in that clone (``schedule`` runs the
+  daily job, ``push`` and ``workflow_dispatch`` the pipeline job): the job's steps run on the host.
+  act copies the clone's work tree (minus git-ignored files) as the checkout, local composite
+  actions (.github/actions/) included; every other action is replaced by a local stand-in
+  (tests/github/act/<name>/action.yml) at the commit the workflow or a local action pins; act's
+  cache and artifact servers are not started (and would bind to loopback);
   HOME and act's action cache are private; the job's Python is a venv of its own
   (``ACT_JOB_VENV``) on top of this venv's packages (see the setup-python stand-in) and uploads
   land in ``ACT_ARTIFACTS_DIR/<name>/``. The whole process group is killed on timeout.
+- ``simulated_store``: a log store as the shippers fill it, for the daily job: a simulated history
+  (mlops/scripts/simulate_history.py) shipped with scripts/ship_logs.py, outcome exports included.
+  The job reaches it by the variable LOG_STORE (an absolute folder outside the clone).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -32,6 +38,7 @@ from tests.support.repo import VENV_BIN, Repo
 
 ACT = VENV_BIN / "act"
 WORKFLOW = Path(".github") / "workflows" / "mlops.yml"
+ACTIONS = Path(".github") / "actions"  # the workflow's local composite actions, */action.yml
 STANDINS_DIR = REPO_ROOT / "tests" / "github" / "act"
 # Actions replaced by a stand-in; actions/checkout is done by act itself (it copies the work tree).
 STANDINS = {"actions/setup-python": "setup-python", "actions/upload-artifact": "upload-artifact"}
@@ -39,10 +46,20 @@ CHECKOUT = "actions/checkout"
 USES = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})\b", re.MULTILINE)
 GIT_ID = ["-c", "user.email=t@example.com", "-c", "user.name=t"]
 # The host's settings that must not leak into the job (a runner starts without them).
-DROP_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+DROP_ENV = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "LOG_STORE",
+    "LOG_HOST",
+    "PREDICTION_LOG",
+    "ALERT_WEBHOOK_URL",
+)
 DROP_ENV_PREFIXES = ("MLFLOW_", "AWS_", "DVC_", "GITHUB_", "RUNNER_", "ACT_", "PYTEST_", "MODEL_")
 STEP_RESULT = re.compile(
-    r"^\[[^\]]+\]\s+\S+\s+(Success|Failure|Skipped)\s+-\s+(?:Main|Pre|Post)\s+(.+?)(?: \[[^\]]*\])?$"
+    r"^\[[^\]]+\]\s+\S+\s+(Success|Failure|Skipped)\s+-\s+(Main|Pre|Post)\s+(.+?)(?: \[[^\]]*\])?$"
 )
 
 
@@ -131,9 +148,13 @@ def ci_key() -> CiKey:
 
 
 def local_repository_flags(workflow: Path) -> list[str]:
-    """``--local-repository OWNER/REPO@SHA=DIR`` for every pinned action except checkout."""
+    """``--local-repository OWNER/REPO@SHA=DIR`` for every pinned action except checkout, in the
+    workflow and in its local composite actions (``.github/actions/*/action.yml`` of its checkout)."""
     flags = []
-    for action, sha in sorted(set(USES.findall(workflow.read_text()))):
+    actions = workflow.parent.parent.parent / ACTIONS
+    files = [workflow, *sorted(actions.glob("*/action.yml"))]
+    pinned = {found for f in files for found in USES.findall(f.read_text())}
+    for action, sha in sorted(pinned):
         if action == CHECKOUT:
             continue
         if action not in STANDINS:
@@ -153,11 +174,13 @@ class ActRun:
     job_venv: Path  # the job's Python environment (ACT_JOB_VENV), kept after the run
 
     def steps(self) -> dict[str, str]:
-        """Step name -> Success / Failure / Skipped, as act reported each main step."""
+        """Step name -> Success / Failure / Skipped, as act reported each main step. A composite
+        action's Pre and Post parts are left out: act runs a Pre even for a step whose ``if`` then
+        skips it, and a Post's success would hide its step's failure."""
         out = {}
         for line in self.output.splitlines():
-            if m := STEP_RESULT.match(line):
-                out[m[2].strip()] = m[1]
+            if (m := STEP_RESULT.match(line)) and m[2] == "Main":
+                out[m[3].strip()] = m[1]
         return out
 
     def summary(self) -> str:
@@ -252,11 +275,10 @@ def run_act(
     return ActRun(proc.returncode, output, seconds, artifacts, job_venv)
 
 
-def workflow_step_names(clone: Path) -> list[str]:
-    """The names of the workflow's steps, in order."""
+def workflow_step_names(clone: Path, job: str = "pipeline") -> list[str]:
+    """The names of a job's steps, in order (a local composite action's steps not expanded)."""
     data = yaml.safe_load((clone / WORKFLOW).read_text())
-    (job,) = data["jobs"].values()
-    return [step["name"] for step in job["steps"]]
+    return [step["name"] for step in data["jobs"][job]["steps"]]
 
 
 def check(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -294,3 +316,45 @@ def commit_new_data_version(
     clone.data.unlink()
     shutil.rmtree(clone.root / ".dvc" / "cache")
     return digest
+
+
+def simulated_store(
+    clone: Repo,
+    dest: Path,
+    *,
+    end: date,
+    days: int,
+    pairs_per_day: int,
+    drift: str = "none",
+    drift_from: int = 1,
+    lawyers: int = 1,
+    label_share: float = 0.3,
+    label_delay_days: int = 14,
+    seed: int = 1,
+    host: str = "web1",
+) -> Path:
+    """A log store in ``dest/store`` holding a simulated history of ``days`` served days ending on
+    ``end`` (one rotated log file a day, scored by the clone's production model) and every outcome
+    export of it, put there by the real shipper. ``dest/log`` and ``dest/outcomes`` keep the inputs."""
+    log, outcomes, store = dest / "log" / "predictions.jsonl", dest / "outcomes", dest / "store"
+    log.parent.mkdir(parents=True)
+    plan = {
+        "--log": log,
+        "--outcomes-dir": outcomes,
+        "--end": end.isoformat(),
+        "--days": days,
+        "--drift": drift,
+        "--drift-from": drift_from,
+        "--pairs-per-day": pairs_per_day,
+        "--lawyers": lawyers,
+        "--label-share": label_share,
+        "--label-delay-days": label_delay_days,
+        "--seed": seed,
+    }
+    check(clone.script("simulate_history.py", *(str(x) for item in plan.items() for x in item)))
+    exports = sorted(p for p in outcomes.iterdir() if p.is_file()) if outcomes.is_dir() else []
+    cmd = [sys.executable, str(clone.root / "scripts" / "ship_logs.py"), "--store", str(store)]
+    cmd += ["--host", host, "--no-rotate", *(a for e in exports for a in ("--outcomes", str(e)))]
+    env = {**clone.env, "PREDICTION_LOG": str(log)}
+    check(subprocess.run(cmd, cwd=clone.root, env=env, capture_output=True, text=True, timeout=600))
+    return store
