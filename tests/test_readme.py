@@ -18,7 +18,7 @@ import requests
 from ml_model.paths import REPO_ROOT
 from mlops.paths import EXPERIMENT_NAME
 from mlops.sidecar.simulator import simulate
-from tests.support.ports import free_port, wait_http
+from tests.support.ports import wait_http
 from tests.support.procs import stop_group
 from tests.support.repo import Repo, make_repo
 
@@ -104,52 +104,3 @@ def test_every_use_line_works_as_written(tmp_path: Path) -> None:
         if "--from-registry" in line:
             assert "Dry run: would archive production" in r.stderr, r.stderr[-2000:]
     assert not list(repo.root.glob("mlflow.db")) and not (repo.root / "mlruns").exists()
-
-
-def daily_block() -> list[str]:
-    """The "Try it on a simulated month" block of the daily monitor's section."""
-    text = (REPO_ROOT / "README.md").read_text()
-    section = text[text.index("### Production over time") :]
-    section = section[section.index("Try it on a simulated month") :]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block, "README.md has no bash block after 'Try it on a simulated month'"
-    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
-
-
-def test_the_simulated_month_runs_as_written_and_the_dashboard_serves_it(tmp_path: Path) -> None:
-    """The block as typed (its scratch folder /tmp/sim moved into this test's own), then
-    `make monitor-ui`'s script on a free port: Evidently's UI lists the project with our panels."""
-    repo = make_repo(tmp_path / "repo", rows=0, epochs=None)
-    (repo.root / ".venv").symlink_to(REPO_ROOT / ".venv")
-    scratch = tmp_path / "sim"
-    lines = daily_block()
-    assert [line.split()[1] for line in lines[:1]] == ["mlops/scripts/simulate_history.py"]
-    for line in lines:
-        r = _bash(repo, line.replace("/tmp/sim", str(scratch)))
-        expected = 3 if "--daily" in line else 0  # prices from day 11: persistent drift, as the README says
-        assert r.returncode == expected, f"`{line}` exited {r.returncode}:\n{r.stderr[-3000:]}"
-    assert "PERSISTENT DRIFT" in r.stderr and (repo.root / "mlops" / "reports" / "daily").is_dir()
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "bash",
-            "-c",
-            f"source .venv/bin/activate && python mlops/scripts/monitor_ui.py --workspace {scratch / 'workspace'}",
-        ],
-        cwd=repo.root,
-        env={**repo.env, "MONITOR_UI_PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        first = proc.stdout.readline()
-        assert first.startswith(f"Evidently UI (daily monitor): http://127.0.0.1:{port}/projects/"), first
-        wait_http(f"http://127.0.0.1:{port}/api/projects", proc, timeout=120)
-        [project] = requests.get(f"http://127.0.0.1:{port}/api/projects", timeout=10).json()
-        assert project["id"] in first
-        board = requests.get(f"http://127.0.0.1:{port}/api/v2/dashboards/{project['id']}", timeout=10).json()
-        assert board["tabs"][0]["title"] == "Production over time"
-    finally:
-        stop_group(proc)
