@@ -198,9 +198,10 @@ class LogStore:
         self.backend.put(exports.PREFIX + name, data)
         return name
 
-    def outcomes(self) -> pd.DataFrame:
+    def outcomes(self, latest: bool = True) -> pd.DataFrame:
         """Every export's records in export order, as ``read_outcomes`` gives them; of two records
-        of one (match_id, lawyer_id) the later wins."""
+        of one (match_id, lawyer_id) the later wins (``latest=False``: all of them, for a caller that
+        first asks which were recorded by a given time)."""
         frames = [
             exports.parse(self.backend.read_bytes(rel), self.backend.name(rel)) for rel in self._exports()
         ]
@@ -208,7 +209,9 @@ class LogStore:
         if not frames:
             return exports.empty()
         out = pd.concat(frames, ignore_index=True)
-        return out.drop_duplicates(["match_id", "lawyer_id"], keep="last", ignore_index=True)
+        return (
+            out.drop_duplicates(["match_id", "lawyer_id"], keep="last", ignore_index=True) if latest else out
+        )
 
     # -- privacy ----------------------------------------------------------------------------------
 

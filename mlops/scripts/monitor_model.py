@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     daily.add_argument("--workspace", type=Path, default=WORKSPACE_DIR, help="the Evidently workspace")
     args = parser.parse_args(argv)
     setup_logging()
-    if args.daily or args.store or args.backfill is not None:
+    if args.daily or args.store or args.backfill is not None or args.as_of is not None:
         if not (args.daily and args.store):
-            parser.error("--daily needs --store (and --store, --backfill go with --daily)")
+            parser.error("--daily needs --store (and --store, --backfill, --as-of go with --daily)")
         return _run_daily(args)
     current = args.current or default_current()
     log.info("Comparing %s (current) with %s (reference).", current, args.reference)

@@ -72,7 +72,7 @@ class DailyResult:
         }
 
 
-def build_baseline(params: Params) -> Baseline:
+def build_baseline(params: Params, daily: DailyConfig) -> Baseline:
     """Production's calibrator and reference AUC on its held-out rows, and the drift reference."""
     from sklearn.metrics import roc_auc_score
 
@@ -92,15 +92,23 @@ def build_baseline(params: Params) -> Baseline:
         monitor=params.monitor,
         estimate=params.estimate,
         income_bands=params.income_bands,
+        min_realized_labels=daily.min_realized_labels,
     )
 
 
 def outcomes_as_of(store: Any, as_of: datetime) -> pd.DataFrame:
-    """Every outcome in the store recorded before ``as_of`` (the later record of a pair wins)."""
-    out = store.outcomes()
-    if "recorded_at" in out.columns and len(out):
-        recorded = pd.to_datetime(out["recorded_at"], utc=True, format="ISO8601")
-        out = out[(recorded < as_of).to_numpy()]
+    """Every outcome in the store recorded before ``as_of``; of a pair's records the last of those
+    wins (a correction counts from when it was made). A record without a readable ``recorded_at``
+    (an older export) counts, and is said once."""
+    out = store.outcomes(latest=False)
+    if len(out):
+        recorded = pd.to_datetime(out["recorded_at"], utc=True, format="ISO8601", errors="coerce")
+        unknown = int(recorded.isna().sum())
+        if unknown:
+            log.info(
+                "%d outcome record(s) carry no readable recorded_at: counted as recorded already.", unknown
+            )
+        out = out[(recorded.isna() | (recorded < as_of)).to_numpy()]
     return out.drop_duplicates(["match_id", "lawyer_id"], keep="last")
 
 
@@ -114,7 +122,12 @@ def complete_days(store: Any, as_of: datetime) -> list[date]:
 
 
 def data_alerts(store: Any, days: list[date], cfg: DailyConfig) -> list[str]:
-    """A missing day between the first and the last complete day, or a stalled shipper."""
+    """A day with no shipped prediction between the first and the last, no shipper's record at all,
+    a shipper whose last run shipped nothing (a wrong PREDICTION_LOG, a service down), or one that
+    has stopped running."""
+    hosts = store.hosts()
+    if not hosts:
+        return [f"the log store {store} has no shipper's record (hosts/): nothing was ever shipped to it"]
     alerts = []
     if days:
         have = set(days)
@@ -124,21 +137,38 @@ def data_alerts(store: Any, days: list[date], cfg: DailyConfig) -> list[str]:
         ]
         alerts += [f"no prediction was shipped for {d} (a missing day)" for d in missing]
     now = datetime.now(UTC)  # a stalled shipper is about the present, also in a replay (--as-of)
-    for host, state in sorted(store.hosts().items()):
+    for host, state in sorted(hosts.items()):
         age = (now - state.last_run).total_seconds() / 3600
         if age > cfg.stalled_shipper_hours:
             alerts.append(
                 f"host {host}'s shipper last ran {age:.0f} hours ago, at {state.last_run.isoformat()} "
                 f"(more than {cfg.stalled_shipper_hours:g} hours: stalled)"
             )
+        elif state.rows_shipped == 0:
+            alerts.append(
+                f"host {host}'s shipper ran at {state.last_run.isoformat()} and shipped no row: is its "
+                "PREDICTION_LOG the service's, and is the service answering?"
+            )
     return alerts
 
 
 def _reliable(history: dict[date, DayRecord], day: date, base: Baseline, window: int) -> tuple[bool, str]:
     """Whether the estimate can be trusted on ``day``: the calibration error of the ``window`` latest
-    labelled days before it (``cbpe.reliability``: marked unreliable, not widened)."""
+    labelled days before it (``estimate_reliability``: marked unreliable, not widened)."""
     eces = [r.realized_ece for d, r in sorted(history.items()) if d < day and r.realized_ece is not None]
     return reliability(eces[-window:], base.estimate)
+
+
+def _pair_keys(match_ids: pd.Series, lawyer_ids: pd.Series) -> pd.Series:
+    """One text key per (prediction, lawyer) pair: a hash lookup, where a merge of two text columns
+    took about 0.15 s per 50,000-pair day (BENCHMARKS.md, "The daily monitor")."""
+    return match_ids.astype(str) + "\x00" + lawyer_ids.astype(str)
+
+
+def _count_labelled(keys: pd.DataFrame, known: set[str]) -> int:
+    """How many of a day's served pairs (with a lawyer id) have an outcome."""
+    pairs = keys[keys["lawyer_id"].notna()]
+    return int(_pair_keys(pairs["prediction_id"], pairs["lawyer_id"]).isin(known).sum())
 
 
 def _update_labels(
@@ -154,14 +184,15 @@ def _update_labels(
     """Monitored days (within the labelling window) whose outcomes arrived since: realized numbers."""
     updated = []
     oldest = as_of.date() - timedelta(days=window_days)
+    known = set(_pair_keys(outcomes["match_id"], outcomes["lawyer_id"]))
     for day, (run_id, rec) in runs.items():
         if day < oldest:
             continue
-        frame = store.read_day(day, DAY_COLUMNS)
-        ours = frame[frame["model_version"].astype(str) == base.model_version]
-        labelled = labelled_pairs(ours, outcomes)
-        if len(labelled) <= rec.labelled_pairs:
+        # two columns first: only a day that gained outcomes is read whole (the cost stays the new
+        # outcomes', not the history's)
+        if _count_labelled(store.read_day(day, ["prediction_id", "lawyer_id"]), known) <= rec.labelled_pairs:
             continue
+        labelled = labelled_pairs(store.read_day(day, DAY_COLUMNS), outcomes)
         values = {**rec.as_dict(), **realized_numbers(labelled, base)}
         judge_estimate(values, base)
         values["failing"] = failing_reasons(values, base)
@@ -215,7 +246,7 @@ def run_daily(
     base = None
     if todo or len(outcomes):
         with timer("baseline"):
-            base = build_baseline(params)
+            base = build_baseline(params, daily)
     workspace = None
     if workspace_dir is not None and (todo or len(outcomes)):
         from mlops.sidecar.workspace import DailyWorkspace

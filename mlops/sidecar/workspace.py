@@ -12,8 +12,11 @@ to its two snapshots (``drift``, ``numbers``) so a backfill replaces instead of 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -142,10 +145,24 @@ def expire_days(root: Path, before: date, apply: bool) -> list[str]:
     return old
 
 
+@contextlib.contextmanager
+def _private() -> Iterator[None]:
+    """Evidently writes its files with the process's umask: the workspace's are 0600 in 0700 folders."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
 class DailyWorkspace:
     """The project in ``root`` (created with its dashboard on first use) and the day index."""
 
     def __init__(self, root: Path) -> None:
+        with _private():
+            self._open(root)
+
+    def _open(self, root: Path) -> None:
         from evidently.ui.workspace import Workspace
 
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -166,6 +183,10 @@ class DailyWorkspace:
     def put_day(self, rec: DayRecord, drift_snapshot: Any | None) -> None:
         """The day's snapshots, replacing its earlier ones (its drift snapshot is kept when none is given:
         outcomes that arrive later change the numbers, not the inputs' drift)."""
+        with _private():
+            self._put(rec, drift_snapshot)
+
+    def _put(self, rec: DayRecord, drift_snapshot: Any | None) -> None:
         old = self.index.get(rec.day, {})
         ids = {"drift": old.get("drift") if drift_snapshot is None else None}
         for sid in old.values():

@@ -227,6 +227,6 @@ def test_concept_drift_is_caught_by_the_realized_auc_not_the_estimate(tmp_path: 
         assert any("realized ROC AUC" in f for f in rec["failing"]), rec
         assert not any("estimated" in f for f in rec["failing"]), rec  # the estimate did not see it
         assert rec["estimate_missed"] is True and rec["estimate_reliable"] is False, rec
-        assert "cannot see" in rec["estimate_note"]
+        assert "cannot see" in rec["estimate_check"] and "unreliable" in rec["estimate_check"]
     # before the change the estimate held: its band covered nearly every labelled day
     assert sum(covered(days[str(DAY[i])]) for i in range(1, 11)) >= 9

@@ -10,7 +10,7 @@ from logstore.store import HostState
 from mlops.sidecar.daily import complete_days, data_alerts, outcomes_as_of
 from mlops.sidecar.persistence import DailyConfig
 
-CFG = DailyConfig(window_days=5, min_failing_days=3, stalled_shipper_hours=26)
+CFG = DailyConfig(window_days=5, min_failing_days=3, stalled_shipper_hours=26, min_realized_labels=200)
 NOW = datetime.now(UTC)
 
 
@@ -32,12 +32,13 @@ class Store:
         done = [h.complete_through for h in self._hosts.values()]
         return None if not done or None in done else min(done)
 
-    def outcomes(self) -> pd.DataFrame:
-        return self._outcomes
+    def outcomes(self, latest: bool = True) -> pd.DataFrame:
+        keep = self._outcomes.drop_duplicates(["match_id", "lawyer_id"], keep="last")
+        return keep if latest else self._outcomes
 
 
-def host(name: str, last_run: datetime, through: datetime | None) -> HostState:
-    return HostState(name, last_run, through, 1, 10)
+def host(name: str, last_run: datetime, through: datetime | None, rows: int = 10) -> HostState:
+    return HostState(name, last_run, through, 1, rows)
 
 
 def test_a_day_is_complete_when_every_host_shipped_past_its_end() -> None:
@@ -51,17 +52,21 @@ def test_a_day_is_complete_when_every_host_shipped_past_its_end() -> None:
     assert complete_days(store, datetime(2026, 11, 2, 12, tzinfo=UTC)) == days[:1]
 
 
-def test_a_missing_day_and_a_stalled_shipper_are_alerts() -> None:
+def test_a_missing_day_an_idle_or_stalled_shipper_and_an_empty_store_are_alerts() -> None:
     days = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 4)]
     store = Store(days, {
         "web1": host("web1", NOW - timedelta(hours=1), NOW),
         "web2": host("web2", NOW - timedelta(hours=30), NOW - timedelta(hours=30)),
+        "web3": host("web3", NOW - timedelta(hours=2), NOW, rows=0),  # runs, ships nothing
     })  # fmt: skip
     alerts = data_alerts(store, days, CFG)
-    assert len(alerts) == 2, alerts
+    assert len(alerts) == 3, alerts
     assert "2026-11-03" in alerts[0] and "missing day" in alerts[0]
     assert alerts[1].startswith("host web2's shipper last ran 30 hours ago")
-    assert data_alerts(Store(days[:2], {"web1": host("web1", NOW, NOW)}), days[:2], CFG) == []
+    assert alerts[2].startswith("host web3's shipper ran at") and "shipped no row" in alerts[2]
+    fine = Store(days[:2], {"web1": host("web1", NOW, NOW)})
+    assert data_alerts(fine, days[:2], CFG) == []
+    assert "no shipper's record" in data_alerts(Store([], {}), [], CFG)[0]
 
 
 def test_outcomes_count_only_once_recorded_before_as_of() -> None:

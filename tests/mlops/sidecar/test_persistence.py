@@ -8,7 +8,7 @@ import pytest
 
 from mlops.sidecar.persistence import DailyConfig, episodes, new_episodes
 
-CFG = DailyConfig(window_days=5, min_failing_days=3, stalled_shipper_hours=26)
+CFG = DailyConfig(window_days=5, min_failing_days=3, stalled_shipper_hours=26, min_realized_labels=200)
 D0 = date(2026, 11, 1)
 
 
@@ -62,6 +62,19 @@ def test_late_labels_start_an_episode_in_the_past() -> None:
     assert [e.first for e in new_episodes(after, days(20), set(), CFG)] == [D0 + timedelta(days=12)]
 
 
+def test_a_missing_day_neither_fails_nor_splits_an_episode() -> None:
+    all_days = [d for i, d in enumerate(days(20), 1) if i != 16]
+    failing = {d: ["x"] if d >= D0 + timedelta(days=10) else [] for d in all_days}
+    [episode] = episodes(failing, all_days, CFG)  # days 11-20 without day 16: one episode, one alert
+    assert (episode.first, episode.last) == (D0 + timedelta(days=12), D0 + timedelta(days=19))
+
+
+def test_an_alert_before_a_moved_start_still_covers_the_episode() -> None:
+    """A backfill (or late labels) that moves an alerted episode's start later alerts nothing new."""
+    failing = failing_from(12)  # the start moved from day 13 to day 14
+    assert new_episodes(failing, days(20), {D0 + timedelta(days=12)}, CFG) == []
+
+
 def test_a_missing_day_counts_as_not_failing() -> None:
     all_days = [d for i, d in enumerate(days(20), 1) if i != 12]
     failing = {d: ["x"] for d in all_days[10:]}
@@ -74,11 +87,17 @@ def test_a_missing_day_counts_as_not_failing() -> None:
     [
         (None, "no 'daily' section"),
         (
-            {"window_days": 3, "min_failing_days": 4, "stalled_shipper_hours": 1},
+            {"window_days": 3, "min_failing_days": 4, "stalled_shipper_hours": 1, "min_realized_labels": 1},
             "min_failing_days <= window_days",
         ),
         (
-            {"window_days": 3, "min_failing_days": 2, "stalled_shipper_hours": 1, "k": 1},
+            {
+                "window_days": 3,
+                "min_failing_days": 2,
+                "stalled_shipper_hours": 1,
+                "min_realized_labels": 1,
+                "k": 1,
+            },
             "unknown setting(s) k",
         ),
     ],

@@ -64,10 +64,11 @@ def test_privacy_expire_covers_the_dashboard_and_the_alert_records(tmp_path: Pat
     stores = Stores(
         prediction_log=tmp_path / "logs" / "predictions.jsonl", database=tmp_path / "db" / "x.db",
         exports=tmp_path / "exports", unstored=tmp_path / "db" / "u.jsonl", reports=reports,
-        data=tmp_path / "data", workspace=ws_root,
+        data=tmp_path / "data", log_store=str(tmp_path / "logs" / "store"), workspace=ws_root,
     )  # fmt: skip
     dry = actions.expire(stores, Retention.load(), now, apply=False)
     assert any("Would delete the dashboard's snapshots of 1 day(s)" in s for s in dry.done), dry.done
+    assert dry.problems == []
     assert len(list(ws_root.glob("*/snapshots/*.json"))) == 2
     actions.expire(stores, Retention.load(), now, apply=True)
     assert list(json.loads((ws_root / "index.json").read_text())) == [str(new)]
