@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from logstore.store import HostState
-from mlops.sidecar.daily import complete_days, data_alerts, outcomes_as_of
+from mlops.sidecar.daily_store import complete_days, data_alerts, outcomes_as_of
 from mlops.sidecar.persistence import DailyConfig
 
 CFG = DailyConfig(window_days=5, min_failing_days=3, stalled_shipper_hours=26, min_realized_labels=200)
