@@ -156,6 +156,51 @@ def _update_labels(
     return updated
 
 
+def _monitor_days(
+    todo: list[date],
+    store: Any,
+    mlflow: Any,
+    ctx: tuple[pd.DataFrame, Baseline, Any, DailyConfig],
+    runs: dict[date, tuple[str, DayRecord]],
+    timer: Timer,
+) -> list[str]:
+    """Measure and record each new day in order (``runs`` gains them); returns the days monitored."""
+    outcomes, base, workspace, daily = ctx
+    history = {d: rec for d, (_, rec) in runs.items()}
+    for i, day in enumerate(todo, start=1):
+        with timer("days"):
+            frame = store.read_day(day, DAY_COLUMNS)
+            rec, snapshot = measure_day(
+                day, frame, outcomes, base, _reliable(history, day, base, daily.window_days)
+            )
+            run_id = log_day(mlflow, rec, runs.get(day, (None,))[0])
+            if workspace is not None:
+                workspace.put_day(rec, snapshot)
+        runs[day], history[day] = (run_id, rec), rec
+        log.info("Day %d of %d, %s: %s", i, len(todo), day, _line(rec))
+    return [str(d) for d in todo]
+
+
+def _raise_alerts(result: DailyResult, mlflow: Any, daily: DailyConfig, as_of: datetime) -> None:
+    """The rule on the whole history: each new episode once (an MLflow run and the log)."""
+    failing = {r.served_day: r.failing for r in result.history}
+    result.alerts = new_episodes(failing, [r.served_day for r in result.history], alerted_days(mlflow), daily)
+    for episode in result.alerts:
+        log_alert(mlflow, episode, daily, as_of.isoformat())
+        log.warning(
+            "PERSISTENT DRIFT (%s) from %s: %s.", daily.describe(), episode.first, "; ".join(episode.reasons)
+        )
+
+
+def _write_summary(result: DailyResult, out_dir: Path) -> None:
+    """``daily_summary.json`` for the job summary, and one record per new alert (no rows)."""
+    atomic_write_json(out_dir / "daily_summary.json", result.as_dict())
+    for episode in result.alerts:
+        atomic_write_json(
+            out_dir / f"alert_{episode.first}.json", {**result.as_dict(), "episode_first": str(episode.first)}
+        )
+
+
 def run_daily(
     store_uri: str | Any,
     as_of: datetime,
@@ -171,68 +216,37 @@ def run_daily(
     timer, params = Timer(), Params.load(params_file)
     raw = yaml.safe_load(params_file.read_text(encoding="utf-8"))
     daily = DailyConfig.from_params(raw)
-    labelling_days = int(raw["retention"]["labelling_window_days"])
     store = LogStore.open(store_uri) if isinstance(store_uri, (str, Path)) else store_uri
-    days = complete_days(store, as_of)
-    result = DailyResult(as_of=as_of.isoformat())
-    mlflow = configure()
+    days, result, mlflow = complete_days(store, as_of), DailyResult(as_of=as_of.isoformat()), configure()
     runs = load_days(mlflow)
     redo = set() if backfill is None else {d for d in days if d >= as_of.date() - timedelta(days=backfill)}
     todo = [d for d in days if d not in runs or d in redo]
     log.info(
         "Log store %s: %d complete day(s) before %s, %d monitored before; %d to monitor now.",
-        store_uri,
-        len(days),
-        as_of.isoformat(timespec="minutes"),
-        len(runs),
-        len(todo),
-    )
+        store_uri, len(days), as_of.isoformat(timespec="minutes"), len(runs), len(todo),
+    )  # fmt: skip
     outcomes = outcomes_as_of(store, as_of)
-    base = None
+    base = workspace = None
     if todo or len(outcomes):
         with timer("baseline"):
             base = build_baseline(params, daily)
-    workspace = None
-    if workspace_dir is not None and (todo or len(outcomes)):
-        from mlops.sidecar.workspace import DailyWorkspace
+        if workspace_dir is not None:
+            from mlops.sidecar.workspace import DailyWorkspace
 
-        workspace = DailyWorkspace(workspace_dir)
+            workspace = DailyWorkspace(workspace_dir)
     if base is not None and len(outcomes):
         with timer("outcomes"):
             done = {d: v for d, v in runs.items() if d not in todo}
-            result.updated = _update_labels(
-                store, mlflow, done, outcomes, base, labelling_days, as_of, workspace
-            )
+            window = int(raw["retention"]["labelling_window_days"])
+            result.updated = _update_labels(store, mlflow, done, outcomes, base, window, as_of, workspace)
             runs.update(done)
-    history = {d: rec for d, (_, rec) in runs.items()}
-    for i, day in enumerate(todo, start=1):
-        with timer("days"):
-            frame = store.read_day(day, DAY_COLUMNS)
-            rec, snapshot = measure_day(
-                day, frame, outcomes, base, _reliable(history, day, base, daily.window_days)
-            )
-            run_id = log_day(mlflow, rec, runs.get(day, (None,))[0])
-            if workspace is not None:
-                workspace.put_day(rec, snapshot)
-        runs[day], history[day] = (run_id, rec), rec
-        result.monitored.append(str(day))
-        log.info("Day %d of %d, %s: %s", i, len(todo), day, _line(rec))
-    result.history = [history[d] for d in sorted(history)]
-    failing = {d: r.failing for d, r in history.items()}
-    result.alerts = new_episodes(failing, sorted(history), alerted_days(mlflow), daily)
-    for episode in result.alerts:
-        log_alert(mlflow, episode, daily, as_of.isoformat())
-        log.warning(
-            "PERSISTENT DRIFT (%s) from %s: %s.", daily.describe(), episode.first, "; ".join(episode.reasons)
-        )
+    result.monitored = _monitor_days(todo, store, mlflow, (outcomes, base, workspace, daily), runs, timer)
+    result.history = [rec for _, (_, rec) in sorted(runs.items())]
+    _raise_alerts(result, mlflow, daily, as_of)
     result.data_alerts = data_alerts(store, days, daily)
     for alert in result.data_alerts:
         log.warning("Data alert: %s.", alert)
-    atomic_write_json(out_dir / "daily_summary.json", result.as_dict())
-    for episode in result.alerts:
-        atomic_write_json(
-            out_dir / f"alert_{episode.first}.json", {**result.as_dict(), "episode_first": str(episode.first)}
-        )
+    _write_summary(result, out_dir)
     log.info("Daily monitor finished: %s.", timer.summary())
     return result
 

@@ -170,8 +170,12 @@ def test_exit_codes_and_the_rule(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not an exit code"):
         exit_code_arg("three")
     params = tmp_path / "params.yaml"
-    params.write_text("daily:\n  window_days: 7\n  min_failing_days: 2\n  stalled_shipper_hours: 26\n  min_realized_labels: 200\n")
+    params.write_text(
+        "daily:\n  window_days: 7\n  min_failing_days: 2\n  stalled_shipper_hours: 26\n  min_realized_labels: 200\n"
+    )
     assert rule_text(params) == "2 failing days of the last 7"
     assert rule_text(PARAMS_FILE)  # the repository's own settings read
-    params.write_text("daily:\n  window_days: 2\n  min_failing_days: 3\n  stalled_shipper_hours: 26\n  min_realized_labels: 200\n")
+    params.write_text(
+        "daily:\n  window_days: 2\n  min_failing_days: 3\n  stalled_shipper_hours: 26\n  min_realized_labels: 200\n"
+    )
     assert rule_text(params) is None and rule_text(tmp_path / "none.yaml") is None
