@@ -76,8 +76,15 @@ cleanup() {
   log "stopped"
   exit "$status"
 }
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The first signal's handler ignores further ones before anything else: make passes the group's
+# SIGINT on a second time, and under load that one arrived while `exit` was still on its way to the
+# EXIT trap, ending the script with the services still running.
+on_signal() {
+  trap '' INT TERM
+  exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 trap cleanup EXIT
 
 wait_for() { # name url pid
