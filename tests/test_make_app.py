@@ -115,6 +115,9 @@ def test_make_app_serves_on_the_chosen_ports_and_a_stop_leaves_nothing(tmp_path:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        # A shell gives its foreground job the default Ctrl-C; a test worker may ignore SIGINT, and
+        # bash cannot trap a signal ignored on entry.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     output = Output(proc)
     started: dict[int, str] = {}
@@ -146,7 +149,10 @@ def test_make_app_serves_on_the_chosen_ports_and_a_stop_leaves_nothing(tmp_path:
     for pid in left:  # do not leave them to the next test either
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    assert not left, f"still running after the stop: {left}\n{output.text[-3000:]}"
+    assert not left, (
+        f"still running after the stop: {left} (this worker's SIGINT: {signal.getsignal(signal.SIGINT)})\n"
+        f"{output.text[-3000:]}"
+    )
     assert "[start_app] stopped" in output.text, output.text[-3000:]
     now = {p for p, _ in listening().values()}
     assert port not in now and ml_port not in now, output.text[-3000:]
